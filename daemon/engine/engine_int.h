@@ -1,0 +1,53 @@
+/*
+ * engine_int.h: how the engine's files talk to each other.  scan.c drives
+ * a job; unpack.c walks containers; match.c matches one unit (an object or
+ * a member) at a time; classify.c names its type.
+ */
+#ifndef VIGIL_ENGINE_INT_H
+#define VIGIL_ENGINE_INT_H
+
+#include <stdint.h>
+
+#include "vigil/engine.h"
+
+/* Deepest unit stack a job may open (objects, members, members of ...). */
+#define ENG_MAX_DEPTH	64
+
+struct match_ctx;
+struct match_unit;
+
+/* A rule that held in one unit: rule index and offset of its first hit. */
+typedef void	(*match_report_fn)(void *arg, unsigned rule, uint64_t offset);
+
+/* Per-thread matcher state; match_ctx_prepare() before each job. */
+enum vigil_err	match_ctx_new(struct match_ctx **);
+void		match_ctx_free(struct match_ctx *);
+enum vigil_err	match_ctx_prepare(struct match_ctx *, struct eng_ruleset *);
+
+/*
+ * Start matching a unit at nesting depth (0 = top level).  Units at
+ * different depths may be open at once: a container's own bytes are
+ * matched while its members are.  The unit lives in the ctx until
+ * match_end().
+ */
+enum vigil_err	match_begin(struct match_ctx *, unsigned depth,
+		    struct match_unit **);
+/* Feed the next bytes of the unit; chunks may be of any size. */
+enum vigil_err	match_feed(struct match_unit *, const void *, size_t);
+/*
+ * End of the unit: flush, evaluate every rule that applies to mime and
+ * report those that hold through fn.  Returns the bytes fed.
+ */
+enum vigil_err	match_end(struct match_unit *, const char *mime,
+		    match_report_fn fn, void *arg);
+uint64_t	match_unit_bytes(const struct match_unit *);
+
+/* classify.c: one libmagic handle per thread, loaded once. */
+struct classifier;
+enum vigil_err	classify_new(struct classifier **);
+void		classify_free(struct classifier *);
+/* Writes the MIME type of the leading bytes into out. */
+void		classify_buffer(struct classifier *, const void *, size_t,
+		    char *out, size_t outlen);
+
+#endif /* VIGIL_ENGINE_INT_H */

@@ -1,0 +1,935 @@
+/*
+ * match.c: all strings of all rules in one Vectorscan stream database,
+ * PCRE2 where Vectorscan cannot answer exactly, and the rule conditions.
+ *
+ * DESIGN
+ * Each string becomes one pattern per variant (ascii, wide).  A pattern
+ * runs one of three ways, as rspamd's re_cache records them:
+ *
+ *   PAT_HS_EXACT      Vectorscan's end offsets are the truth.  If the
+ *                     pattern has a fixed width the start is end - width
+ *                     and the match is recorded in the callback.
+ *   PAT_HS_PREFILTER  Vectorscan over-approximates; each end it reports
+ *                     marks a window where PCRE2 confirms.
+ *   PAT_PCRE_ONLY     PCRE2 runs over every byte (patterns Vectorscan
+ *                     refuses, ENG_MODE_PCRE2, CPUs without SSSE3).
+ *
+ * YARA counts a string's matches by distinct start offsets.  For patterns
+ * without a fixed width, every end offset e reported by Vectorscan means
+ * some match starts in [e - maxw, e - minw]; those intervals are searched
+ * with PCRE2, start by start.  Units are fed chunk by chunk, so the matcher
+ * keeps the last few KiB (history) and decides a start only once all bytes
+ * a match from it could need have arrived:
+ *
+ *          decided            pending (may still grow)
+ *   ... ---------------|---------------------------|  avail
+ *                  final = avail - maxw - 2
+ *
+ * A start is "decided" when it is <= final (or at end of stream); per
+ * pattern, next_start marks what is decided, so no start counts twice.
+ * Fullword checks need the byte after a match, so they wait the same way.
+ * Per-unit state is reset in O(1) by a generation number, which matters
+ * when 10,000 strings meet a 4 KiB object.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vigil/core.h"
+#include "engine_int.h"
+#include "ruleset_int.h"
+
+/* Bytes of history a unit keeps for PCRE2 windows and fullword checks. */
+#define HISTORY		(2 * RS_MAX_MATCH + 64)
+
+struct str_state {
+	uint32_t	gen;
+	uint32_t	count;
+	uint64_t	first;
+	uint64_t	bits;		/* offset ranges hit */
+};
+
+struct pat_state {
+	uint32_t	gen;
+	uint64_t	next_start;	/* starts below are decided */
+};
+
+struct cand {
+	unsigned	pat;
+	uint64_t	end;
+};
+
+struct match_unit {
+	struct match_ctx	*ctx;
+	struct eng_ruleset	*rs;
+	hs_stream_t		*stream;
+	uint32_t		 gen;
+	int			 open;
+	enum vigil_err		 err;
+	struct str_state	*ss;
+	struct pat_state	*pst;
+	uint32_t		*rule_gen;
+	unsigned		*touched;	/* rules with a string hit */
+	unsigned		 ntouched;
+	struct cand		*cands;
+	size_t			 ncands, capcands;
+	uint8_t			 hist[HISTORY];
+	size_t			 histlen;
+	uint64_t		 avail;		/* bytes fed so far */
+	uint8_t			*win;		/* history + chunk, if needed */
+	size_t			 wincap;
+	const uint8_t		*wdata;		/* current window */
+	size_t			 wlen;
+};
+
+struct match_ctx {
+	struct eng_ruleset	*rs;	/* borrowed: the job holds a ref */
+	hs_scratch_t		*scratch;
+	pcre2_match_data	*md;
+	pcre2_match_context	*mctx;
+	pcre2_jit_stack		*jit;
+	uint32_t		 gen;
+	struct match_unit	*units[ENG_MAX_DEPTH + 1];
+};
+
+/* Compile ------------------------------------------------------------ */
+
+static enum vigil_err
+diag_at(struct eng_diag *d, const struct eng_ruleset *rs,
+    const struct rs_string *s, enum vigil_err err, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static enum vigil_err
+diag_at(struct eng_diag *d, const struct eng_ruleset *rs,
+    const struct rs_string *s, enum vigil_err err, const char *fmt, ...)
+{
+	va_list	ap;
+
+	snprintf(d->file, sizeof(d->file), "%s", rs->rules[s->rule].file);
+	d->line = s->line;
+	d->column = s->col;
+	va_start(ap, fmt);
+	vsnprintf(d->msg, sizeof(d->msg), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+/* A literal as an expression both engines read: every byte as \xHH. */
+static char *
+literal_expr(const uint8_t *p, size_t n, int wide)
+{
+	struct vg_buf	b;
+
+	vg_buf_init(&b, n * 8 + 1);
+	for (size_t i = 0; i < n; i++) {
+		vg_buf_addf(&b, "\\x%02x", p[i]);
+		if (wide)
+			vg_buf_add(&b, "\\x00", 4);
+	}
+	return vg_buf_detach(&b, NULL);
+}
+
+static enum vigil_err
+add_pattern(struct eng_ruleset *rs, unsigned *cap, unsigned str, char *expr,
+    int wide)
+{
+	struct rs_string	*s = &rs->strings[str];
+	struct rs_pattern	*p;
+
+	if (expr == NULL)
+		return VIGIL_E_NOMEM;
+	if (rs->npatterns == *cap) {
+		void *np = vg_reallocarray(rs->patterns, *cap ? *cap * 2 : 64,
+		    sizeof(*rs->patterns));
+
+		if (np == NULL) {
+			vg_free(expr);
+			return VIGIL_E_NOMEM;
+		}
+		rs->patterns = np;
+		*cap = *cap ? *cap * 2 : 64;
+	}
+	p = &rs->patterns[rs->npatterns++];
+	memset(p, 0, sizeof(*p));
+	p->string = str;
+	p->expr = expr;
+	p->wide = wide;
+	p->fullword = (s->mods & RS_FULLWORD) != 0;
+	if (s->mods & RS_NOCASE) {
+		p->hs_flags |= HS_FLAG_CASELESS;
+		p->pcre_opts |= PCRE2_CASELESS;
+	}
+	if (s->mods & RS_DOTALL || s->kind == RS_HEX) {
+		p->hs_flags |= HS_FLAG_DOTALL;
+		p->pcre_opts |= PCRE2_DOTALL;
+	}
+	p->pcre_opts |= PCRE2_DOLLAR_ENDONLY;
+	return VIGIL_OK;
+}
+
+/* Widths and the way each pattern runs, before the database is built. */
+static enum vigil_err
+classify_pattern(struct eng_ruleset *rs, struct rs_pattern *p,
+    struct eng_diag *d)
+{
+	struct rs_string	*s = &rs->strings[p->string];
+	hs_expr_info_t		*info = NULL;
+	hs_compile_error_t	*cerr = NULL;
+
+	if (hs_expression_info(p->expr, p->hs_flags, &info, &cerr) ==
+	    HS_SUCCESS) {
+		p->minw = info->min_width;
+		p->maxw = info->max_width;
+		free(info);
+		p->mode = PAT_HS_EXACT;
+	} else {
+		hs_free_compile_error(cerr);
+		cerr = NULL;
+		if (hs_expression_info(p->expr, p->hs_flags |
+		    HS_FLAG_PREFILTER, &info, &cerr) == HS_SUCCESS) {
+			free(info);
+			p->mode = PAT_HS_PREFILTER;
+		} else {
+			hs_free_compile_error(cerr);
+			p->mode = PAT_PCRE_ONLY;
+		}
+		p->minw = 0;
+		p->maxw = UINT32_MAX;
+	}
+	if (s->kind == RS_TEXT)
+		p->minw = p->maxw = (uint32_t)(s->textlen * (p->wide ? 2 : 1));
+	if (p->maxw == 0 && p->mode == PAT_HS_EXACT)
+		return diag_at(d, rs, s, VIGIL_E_SYNTAX, "string '$%s' can "
+		    "match an empty string", s->name);
+	if (p->maxw > RS_MAX_MATCH)
+		p->maxw = RS_MAX_MATCH;
+	if (p->minw > p->maxw)
+		p->minw = p->maxw;
+	if (rs->mode == ENG_MODE_PCRE2)
+		p->mode = PAT_PCRE_ONLY;
+	return VIGIL_OK;
+}
+
+static enum vigil_err
+compile_pcre(struct eng_ruleset *rs, struct rs_pattern *p,
+    struct eng_diag *d)
+{
+	struct rs_string	*s = &rs->strings[p->string];
+	int			 errcode;
+	PCRE2_SIZE		 erroff;
+	PCRE2_UCHAR		 msg[256];
+
+	p->re = pcre2_compile((PCRE2_SPTR)p->expr, PCRE2_ZERO_TERMINATED,
+	    p->pcre_opts, &errcode, &erroff, NULL);
+	if (p->re == NULL) {
+		pcre2_get_error_message(errcode, msg, sizeof(msg));
+		return diag_at(d, rs, s, VIGIL_E_SYNTAX, "string '$%s': %s "
+		    "at offset %zu of the expression", s->name,
+		    (const char *)msg, (size_t)erroff);
+	}
+	(void)pcre2_jit_compile(p->re, PCRE2_JIT_COMPLETE);
+	return VIGIL_OK;
+}
+
+/* Builds the Vectorscan database, demoting patterns it refuses. */
+static enum vigil_err
+compile_hs(struct eng_ruleset *rs, struct eng_diag *d)
+{
+	const char		**exprs = NULL;
+	unsigned		 *flags = NULL, *ids = NULL, n = 0;
+	hs_compile_error_t	 *cerr = NULL;
+	enum vigil_err		  err = VIGIL_OK;
+
+	for (unsigned tries = 0; tries <= rs->npatterns; tries++) {
+		vg_free(exprs);
+		vg_free(flags);
+		vg_free(ids);
+		exprs = vg_calloc(rs->npatterns + 1, sizeof(*exprs));
+		flags = vg_calloc(rs->npatterns + 1, sizeof(*flags));
+		ids = vg_calloc(rs->npatterns + 1, sizeof(*ids));
+		if (exprs == NULL || flags == NULL || ids == NULL) {
+			err = VIGIL_E_NOMEM;
+			goto out;
+		}
+		n = 0;
+		for (unsigned i = 0; i < rs->npatterns; i++) {
+			struct rs_pattern *p = &rs->patterns[i];
+
+			if (p->mode == PAT_PCRE_ONLY)
+				continue;
+			exprs[n] = p->expr;
+			flags[n] = p->hs_flags | (p->mode == PAT_HS_PREFILTER ?
+			    HS_FLAG_PREFILTER : 0);
+			ids[n++] = i;
+		}
+		if (n == 0)
+			goto out;
+		if (hs_compile_multi(exprs, flags, ids, n, HS_MODE_STREAM,
+		    NULL, &rs->db, &cerr) == HS_SUCCESS)
+			goto out;
+		if (cerr->expression < 0) {
+			snprintf(d->file, sizeof(d->file), "%s",
+			    rs->nrules ? rs->rules[0].file : "");
+			snprintf(d->msg, sizeof(d->msg), "Vectorscan could not "
+			    "build the database: %s", cerr->message);
+			err = VIGIL_E_ENGINE;
+			goto out;
+		}
+		{
+			struct rs_pattern *p =
+			    &rs->patterns[ids[cerr->expression]];
+
+			vg_log_debug("pattern %s: %s; demoted", p->expr,
+			    cerr->message);
+			p->mode = p->mode == PAT_HS_EXACT ? PAT_HS_PREFILTER :
+			    PAT_PCRE_ONLY;
+		}
+		hs_free_compile_error(cerr);
+		cerr = NULL;
+	}
+out:
+	if (cerr != NULL)
+		hs_free_compile_error(cerr);
+	vg_free(exprs);
+	vg_free(flags);
+	vg_free(ids);
+	return err;
+}
+
+enum vigil_err
+match_compile(struct eng_ruleset *rs, struct eng_diag *d)
+{
+	unsigned	cap = 0, npo = 0;
+	enum vigil_err	err;
+
+	if (rs->mode == ENG_MODE_AUTO && hs_valid_platform() != HS_SUCCESS) {
+		vg_log_warnx("this CPU cannot run Vectorscan; matching with "
+		    "PCRE2 only (much slower)");
+		rs->mode = ENG_MODE_PCRE2;
+	}
+	for (unsigned i = 0; i < rs->nstrings; i++) {
+		struct rs_string *s = &rs->strings[i];
+		int ascii = !(s->mods & RS_WIDE) || (s->mods & RS_ASCII);
+
+		if (s->kind == RS_TEXT) {
+			if (ascii && (err = add_pattern(rs, &cap, i,
+			    literal_expr(s->text, s->textlen, 0), 0)) !=
+			    VIGIL_OK)
+				return err;
+			if ((s->mods & RS_WIDE) && (err = add_pattern(rs, &cap,
+			    i, literal_expr(s->text, s->textlen, 1), 1)) !=
+			    VIGIL_OK)
+				return err;
+		} else if ((err = add_pattern(rs, &cap, i,
+		    vg_strdup(s->expr), 0)) != VIGIL_OK)
+			return err;
+	}
+	for (unsigned i = 0; i < rs->npatterns; i++)
+		if ((err = classify_pattern(rs, &rs->patterns[i], d)) !=
+		    VIGIL_OK)
+			return err;
+	if ((err = compile_hs(rs, d)) != VIGIL_OK)
+		return err;
+
+	rs->max_lookback = 0;
+	for (unsigned i = 0; i < rs->npatterns; i++) {
+		struct rs_pattern *p = &rs->patterns[i];
+
+		p->fixed = p->mode == PAT_HS_EXACT && p->minw == p->maxw;
+		if (!p->fixed && (err = compile_pcre(rs, p, d)) != VIGIL_OK)
+			return err;
+		if (p->mode == PAT_PCRE_ONLY)
+			npo++;
+	}
+	if ((rs->pcre_only = vg_calloc(npo + 1, sizeof(unsigned))) == NULL)
+		return VIGIL_E_NOMEM;
+	for (unsigned i = 0; i < rs->npatterns; i++)
+		if (rs->patterns[i].mode == PAT_PCRE_ONLY)
+			rs->pcre_only[rs->npcre_only++] = i;
+	return VIGIL_OK;
+}
+
+void
+match_free(struct eng_ruleset *rs)
+{
+	for (unsigned i = 0; i < rs->npatterns; i++) {
+		vg_free(rs->patterns[i].expr);
+		pcre2_code_free(rs->patterns[i].re);
+	}
+	vg_free(rs->patterns);
+	vg_free(rs->pcre_only);
+	hs_free_database(rs->db);
+}
+
+/* Runtime ------------------------------------------------------------ */
+
+enum vigil_err
+match_ctx_new(struct match_ctx **out)
+{
+	struct match_ctx	*ctx;
+
+	if ((ctx = vg_calloc(1, sizeof(*ctx))) == NULL)
+		return VIGIL_E_NOMEM;
+	ctx->md = pcre2_match_data_create(16, NULL);
+	ctx->mctx = pcre2_match_context_create(NULL);
+	ctx->jit = pcre2_jit_stack_create(32 * 1024, 1024 * 1024, NULL);
+	if (ctx->md == NULL || ctx->mctx == NULL || ctx->jit == NULL) {
+		match_ctx_free(ctx);
+		return VIGIL_E_NOMEM;
+	}
+	/* Hostile content must not make one confirmation run for minutes. */
+	pcre2_set_match_limit(ctx->mctx, 1000000);
+	pcre2_set_depth_limit(ctx->mctx, 10000);
+	pcre2_jit_stack_assign(ctx->mctx, NULL, ctx->jit);
+	*out = ctx;
+	return VIGIL_OK;
+}
+
+static void
+unit_free(struct match_unit *u)
+{
+	if (u == NULL)
+		return;
+	if (u->stream != NULL)
+		hs_close_stream(u->stream, NULL, NULL, NULL);
+	vg_free(u->ss);
+	vg_free(u->pst);
+	vg_free(u->rule_gen);
+	vg_free(u->touched);
+	vg_free(u->cands);
+	vg_free(u->win);
+	vg_free(u);
+}
+
+void
+match_ctx_free(struct match_ctx *ctx)
+{
+	if (ctx == NULL)
+		return;
+	for (unsigned i = 0; i <= ENG_MAX_DEPTH; i++)
+		unit_free(ctx->units[i]);
+	hs_free_scratch(ctx->scratch);
+	pcre2_match_data_free(ctx->md);
+	pcre2_match_context_free(ctx->mctx);
+	pcre2_jit_stack_free(ctx->jit);
+	vg_free(ctx);
+}
+
+enum vigil_err
+match_ctx_prepare(struct match_ctx *ctx, struct eng_ruleset *rs)
+{
+	if (ctx->rs == rs)
+		return VIGIL_OK;
+	/* Units are sized for one ruleset; a new one gets new units. */
+	for (unsigned i = 0; i <= ENG_MAX_DEPTH; i++) {
+		unit_free(ctx->units[i]);
+		ctx->units[i] = NULL;
+	}
+	if (rs->db != NULL && hs_alloc_scratch(rs->db, &ctx->scratch) !=
+	    HS_SUCCESS)
+		return VIGIL_E_NOMEM;
+	ctx->rs = rs;
+	return VIGIL_OK;
+}
+
+static enum vigil_err
+unit_new(struct match_ctx *ctx, struct match_unit **out)
+{
+	struct eng_ruleset	*rs = ctx->rs;
+	struct match_unit	*u;
+
+	if ((u = vg_calloc(1, sizeof(*u))) == NULL)
+		return VIGIL_E_NOMEM;
+	u->ctx = ctx;
+	u->rs = rs;
+	u->ss = vg_calloc(rs->nstrings + 1, sizeof(*u->ss));
+	u->pst = vg_calloc(rs->npatterns + 1, sizeof(*u->pst));
+	u->rule_gen = vg_calloc(rs->nrules + 1, sizeof(*u->rule_gen));
+	u->touched = vg_calloc(rs->nrules + 1, sizeof(*u->touched));
+	if (u->ss == NULL || u->pst == NULL || u->rule_gen == NULL ||
+	    u->touched == NULL) {
+		unit_free(u);
+		return VIGIL_E_NOMEM;
+	}
+	*out = u;
+	return VIGIL_OK;
+}
+
+enum vigil_err
+match_begin(struct match_ctx *ctx, unsigned depth, struct match_unit **out)
+{
+	struct match_unit	*u;
+	enum vigil_err		 err;
+
+	if (depth > ENG_MAX_DEPTH)
+		return VIGIL_E_LIMIT;
+	if (ctx->units[depth] == NULL &&
+	    (err = unit_new(ctx, &ctx->units[depth])) != VIGIL_OK)
+		return err;
+	u = ctx->units[depth];
+	if (++ctx->gen == 0) {
+		/* Wrapped: forget every generation, once in 2^32 units. */
+		for (unsigned i = 0; i <= ENG_MAX_DEPTH; i++) {
+			struct match_unit *w = ctx->units[i];
+
+			if (w == NULL)
+				continue;
+			memset(w->ss, 0, ctx->rs->nstrings * sizeof(*w->ss));
+			memset(w->pst, 0, ctx->rs->npatterns *
+			    sizeof(*w->pst));
+			memset(w->rule_gen, 0, ctx->rs->nrules *
+			    sizeof(*w->rule_gen));
+		}
+		ctx->gen = 1;
+	}
+	u->gen = ctx->gen;
+	u->ntouched = 0;
+	u->ncands = 0;
+	u->histlen = 0;
+	u->avail = 0;
+	u->err = VIGIL_OK;
+	if (ctx->rs->db != NULL &&
+	    hs_open_stream(ctx->rs->db, 0, &u->stream) != HS_SUCCESS)
+		return VIGIL_E_NOMEM;
+	u->open = 1;
+	*out = u;
+	return VIGIL_OK;
+}
+
+uint64_t
+match_unit_bytes(const struct match_unit *u)
+{
+	return u->avail;
+}
+
+static void
+record(struct match_unit *u, unsigned str, uint64_t start)
+{
+	struct str_state	*st = &u->ss[str];
+	const struct rs_string	*s = &u->rs->strings[str];
+
+	if (st->gen != u->gen) {
+		unsigned rule = s->rule;
+
+		st->gen = u->gen;
+		st->count = 0;
+		st->first = start;
+		st->bits = 0;
+		if (u->rule_gen[rule] != u->gen) {
+			u->rule_gen[rule] = u->gen;
+			u->touched[u->ntouched++] = rule;
+		}
+	}
+	if (st->count != UINT32_MAX)
+		st->count++;
+	if (start < st->first)
+		st->first = start;
+	for (unsigned k = 0; k < s->nranges; k++)
+		if (start >= s->ranges[k].lo && start <= s->ranges[k].hi)
+			st->bits |= 1ULL << k;
+}
+
+static int
+on_hs_match(unsigned id, unsigned long long from, unsigned long long to,
+    unsigned flags, void *arg)
+{
+	struct match_unit	*u = arg;
+	const struct rs_pattern	*p = &u->rs->patterns[id];
+
+	(void)from;
+	(void)flags;
+	if (p->fixed && !p->fullword) {
+		record(u, p->string, to - p->maxw);
+		return 0;
+	}
+	if (u->ncands == u->capcands) {
+		size_t	 ncap = u->capcands ? u->capcands * 2 : 256;
+		void	*np = vg_reallocarray(u->cands, ncap,
+			    sizeof(*u->cands));
+
+		if (np == NULL) {
+			u->err = VIGIL_E_NOMEM;
+			return 1;
+		}
+		u->cands = np;
+		u->capcands = ncap;
+	}
+	u->cands[u->ncands].pat = id;
+	u->cands[u->ncands].end = to;
+	u->ncands++;
+	return 0;
+}
+
+/* The byte at stream offset off, which must lie in the window. */
+static inline int
+wbyte(const struct match_unit *u, uint64_t off)
+{
+	return u->wdata[off - (u->avail - u->wlen)];
+}
+
+/* YARA's fullword: no alphanumeric character touching either end. */
+static int
+fullword_ok(const struct match_unit *u, const struct rs_pattern *p,
+    uint64_t start, uint64_t end, int eof)
+{
+	uint64_t	wstart = u->avail - u->wlen;
+
+	if (p->wide) {
+		if (start >= wstart + 2 && wbyte(u, start - 1) == 0 &&
+		    isalnum(wbyte(u, start - 2)))
+			return 0;
+		if (end + 1 < u->avail && wbyte(u, end + 1) == 0 &&
+		    isalnum(wbyte(u, end)))
+			return 0;
+	} else {
+		if (start >= wstart + 1 && isalnum(wbyte(u, start - 1)))
+			return 0;
+		if (end < u->avail && isalnum(wbyte(u, end)))
+			return 0;
+	}
+	(void)eof;
+	return 1;
+}
+
+static int
+cand_cmp(const void *a, const void *b)
+{
+	const struct cand *x = a, *y = b;
+
+	if (x->pat != y->pat)
+		return x->pat < y->pat ? -1 : 1;
+	return x->end < y->end ? -1 : x->end > y->end;
+}
+
+/* Last start offset whose every possible match has arrived, or -1. */
+static int64_t
+decided_upto(const struct match_unit *u, const struct rs_pattern *p, int eof)
+{
+	if (eof)
+		return (int64_t)u->avail;
+	return (int64_t)u->avail - (int64_t)p->maxw - 2;
+}
+
+/* Enumerates match starts of p in [lo, hi] with PCRE2. */
+static void
+pcre_scan(struct match_unit *u, const struct rs_pattern *p, uint64_t lo,
+    uint64_t hi, int eof)
+{
+	struct match_ctx	*ctx = u->ctx;
+	uint64_t		 wstart = u->avail - u->wlen;
+	PCRE2_SIZE		*ov = pcre2_get_ovector_pointer(ctx->md);
+	uint64_t		 pos = lo;
+	int			 rc;
+
+	while (pos <= hi) {
+		rc = pcre2_match(p->re, u->wdata, u->wlen,
+		    (PCRE2_SIZE)(pos - wstart), eof ? 0 : PCRE2_NOTEOL,
+		    ctx->md, ctx->mctx);
+		if (rc < 0)
+			break;	/* no match, or a match limit */
+		uint64_t ms = wstart + ov[0], me = wstart + ov[1];
+
+		if (ms > hi)
+			break;
+		if (!p->fullword || fullword_ok(u, p, ms, me, eof))
+			record(u, p->string, ms);
+		pos = ms + 1;
+	}
+}
+
+/*
+ * Decides what the candidates (and PCRE2-only patterns) allow, keeping the
+ * undecided ones for the next chunk.
+ */
+static void
+confirm(struct match_unit *u, int eof)
+{
+	const struct eng_ruleset *rs = u->rs;
+	size_t			 keep = 0, i, j;
+
+	if (u->ncands > 1)
+		qsort(u->cands, u->ncands, sizeof(*u->cands), cand_cmp);
+	for (i = 0; i < u->ncands; i = j) {
+		unsigned		 id = u->cands[i].pat;
+		const struct rs_pattern	*p = &rs->patterns[id];
+		struct pat_state	*ps = &u->pst[id];
+		int64_t			 final = decided_upto(u, p, eof);
+
+		if (ps->gen != u->gen) {
+			ps->gen = u->gen;
+			ps->next_start = 0;
+		}
+		for (j = i; j < u->ncands && u->cands[j].pat == id; j++) {
+			uint64_t	end = u->cands[j].end;
+			uint64_t	lo = end >= p->maxw ? end - p->maxw : 0;
+			uint64_t	hi = end >= p->minw ? end - p->minw : 0;
+
+			if (p->fixed) {
+				/* Fullword: wait for the byte(s) after it. */
+				if (!eof && end + (p->wide ? 2 : 1) >
+				    u->avail) {
+					u->cands[keep++] = u->cands[j];
+					continue;
+				}
+				if (fullword_ok(u, p, lo, end, eof))
+					record(u, p->string, lo);
+				continue;
+			}
+			if ((int64_t)hi > final)
+				u->cands[keep++] = u->cands[j];
+			if ((int64_t)hi > final)
+				hi = final < 0 ? 0 : (uint64_t)final;
+			if (lo < ps->next_start)
+				lo = ps->next_start;
+			if (final < 0 || lo > hi)
+				continue;
+			pcre_scan(u, p, lo, hi, eof);
+			ps->next_start = hi + 1;
+		}
+	}
+	u->ncands = keep;
+
+	for (i = 0; i < rs->npcre_only; i++) {
+		unsigned		 id = rs->pcre_only[i];
+		const struct rs_pattern	*p = &rs->patterns[id];
+		struct pat_state	*ps = &u->pst[id];
+		int64_t			 final = decided_upto(u, p, eof);
+
+		if (ps->gen != u->gen) {
+			ps->gen = u->gen;
+			ps->next_start = 0;
+		}
+		if (final < 0 || (int64_t)ps->next_start > final)
+			continue;
+		pcre_scan(u, p, ps->next_start, (uint64_t)final, eof);
+		ps->next_start = (uint64_t)final + 1;
+	}
+}
+
+/* Makes history + data one contiguous window for PCRE2. */
+static enum vigil_err
+make_window(struct match_unit *u, const uint8_t *data, size_t len)
+{
+	size_t	need = u->histlen + len;
+
+	if (u->histlen == 0) {
+		u->wdata = data;
+		u->wlen = len;
+		return VIGIL_OK;
+	}
+	if (need > u->wincap) {
+		void *p = vg_realloc(u->win, need);
+
+		if (p == NULL)
+			return VIGIL_E_NOMEM;
+		u->win = p;
+		u->wincap = need;
+	}
+	memcpy(u->win, u->hist, u->histlen);
+	if (len != 0)
+		memcpy(u->win + u->histlen, data, len);
+	u->wdata = u->win;
+	u->wlen = need;
+	return VIGIL_OK;
+}
+
+static void
+keep_history(struct match_unit *u, const uint8_t *data, size_t len)
+{
+	if (len >= HISTORY) {
+		memcpy(u->hist, data + len - HISTORY, HISTORY);
+		u->histlen = HISTORY;
+		return;
+	}
+	if (u->histlen + len > HISTORY) {
+		size_t drop = u->histlen + len - HISTORY;
+
+		memmove(u->hist, u->hist + drop, u->histlen - drop);
+		u->histlen -= drop;
+	}
+	memcpy(u->hist + u->histlen, data, len);
+	u->histlen += len;
+}
+
+enum vigil_err
+match_feed(struct match_unit *u, const void *buf, size_t len)
+{
+	const uint8_t	*data = buf;
+	enum vigil_err	 err;
+
+	if (u->err != VIGIL_OK)
+		return u->err;
+	if (len == 0)
+		return VIGIL_OK;
+	if (u->stream != NULL && hs_scan_stream(u->stream, (const char *)data,
+	    (unsigned)len, 0, u->ctx->scratch, on_hs_match, u) != HS_SUCCESS &&
+	    u->err == VIGIL_OK)
+		u->err = VIGIL_E_ENGINE;
+	u->avail += len;
+	if (u->ncands != 0 || u->rs->npcre_only != 0) {
+		if ((err = make_window(u, data, len)) != VIGIL_OK)
+			u->err = err;
+		else
+			confirm(u, 0);
+	}
+	keep_history(u, data, len);
+	return u->err;
+}
+
+/* Integer value of e; 0 when undefined (division by zero). */
+static int
+eval_int(const struct match_unit *u, const struct cond *c, uint64_t fsize,
+    int64_t *v)
+{
+	int64_t	a, b;
+
+	switch (c->op) {
+	case E_INT:
+		*v = c->ival;
+		return 1;
+	case E_FILESIZE:
+		*v = (int64_t)fsize;
+		return 1;
+	case E_COUNT:
+		*v = u->ss[c->str].gen == u->gen ? u->ss[c->str].count : 0;
+		return 1;
+	case E_NEG:
+		if (!eval_int(u, c->a, fsize, &a))
+			return 0;
+		*v = -a;
+		return 1;
+	default:
+		if (!eval_int(u, c->a, fsize, &a) ||
+		    !eval_int(u, c->b, fsize, &b))
+			return 0;
+		switch (c->op) {
+		case E_ADD:
+			return !__builtin_add_overflow(a, b, v);
+		case E_SUB:
+			return !__builtin_sub_overflow(a, b, v);
+		case E_MUL:
+			return !__builtin_mul_overflow(a, b, v);
+		default:
+			if (b == 0 || (a == INT64_MIN && b == -1))
+				return 0;
+			*v = c->op == E_DIV ? a / b : a % b;
+			return 1;
+		}
+	}
+}
+
+static int
+str_hit(const struct match_unit *u, unsigned str)
+{
+	return u->ss[str].gen == u->gen && u->ss[str].count > 0;
+}
+
+static int
+eval(const struct match_unit *u, const struct cond *c, uint64_t fsize)
+{
+	int64_t		a, b;
+	unsigned	n;
+
+	switch (c->op) {
+	case C_TRUE:
+		return 1;
+	case C_FALSE:
+		return 0;
+	case C_AND:
+		return eval(u, c->a, fsize) && eval(u, c->b, fsize);
+	case C_OR:
+		return eval(u, c->a, fsize) || eval(u, c->b, fsize);
+	case C_NOT:
+		return !eval(u, c->a, fsize);
+	case C_STR:
+		return str_hit(u, c->str);
+	case C_AT:
+	case C_IN:
+		return str_hit(u, c->str) &&
+		    (u->ss[c->str].bits & (1ULL << c->range)) != 0;
+	case C_OF:
+		n = 0;
+		for (unsigned i = 0; i < c->nset; i++)
+			n += str_hit(u, c->set[i]);
+		return c->ival < 0 ? n == c->nset : n >= (uint64_t)c->ival;
+	case C_EQ:
+	case C_NE:
+	case C_LT:
+	case C_LE:
+	case C_GT:
+	case C_GE:
+		if (!eval_int(u, c->a, fsize, &a) ||
+		    !eval_int(u, c->b, fsize, &b))
+			return 0;
+		switch (c->op) {
+		case C_EQ:
+			return a == b;
+		case C_NE:
+			return a != b;
+		case C_LT:
+			return a < b;
+		case C_LE:
+			return a <= b;
+		case C_GT:
+			return a > b;
+		default:
+			return a >= b;
+		}
+	default:
+		return 0;
+	}
+}
+
+static void
+eval_rule(struct match_unit *u, unsigned ri, const char *mime,
+    match_report_fn fn, void *arg)
+{
+	const struct rs_rule	*r = &u->rs->rules[ri];
+	uint64_t		 off = UINT64_MAX;
+
+	if (r->mime != NULL && fnmatch(r->mime, mime, 0) != 0)
+		return;
+	if (!eval(u, r->cond, u->avail))
+		return;
+	for (unsigned i = 0; i < r->nstrings; i++) {
+		unsigned s = r->first_string + i;
+
+		if (str_hit(u, s) && u->ss[s].first < off)
+			off = u->ss[s].first;
+	}
+	fn(arg, ri, off == UINT64_MAX ? 0 : off);
+}
+
+enum vigil_err
+match_end(struct match_unit *u, const char *mime, match_report_fn fn,
+    void *arg)
+{
+	const struct eng_ruleset *rs = u->rs;
+	enum vigil_err		 err;
+
+	if (u->stream != NULL) {
+		if (hs_close_stream(u->stream, u->ctx->scratch, on_hs_match,
+		    u) != HS_SUCCESS && u->err == VIGIL_OK)
+			u->err = VIGIL_E_ENGINE;
+		u->stream = NULL;
+	}
+	u->open = 0;
+	if ((err = make_window(u, NULL, 0)) != VIGIL_OK && u->err == VIGIL_OK)
+		u->err = err;
+	if (err == VIGIL_OK)
+		confirm(u, 1);
+	u->ncands = 0;
+	if (u->err != VIGIL_OK)
+		return u->err;
+	if (mime == NULL)
+		mime = "application/octet-stream";
+	for (unsigned i = 0; i < rs->nalways; i++)
+		eval_rule(u, rs->always_rules[i], mime, fn, arg);
+	for (unsigned i = 0; i < u->ntouched; i++)
+		if (rs->rules[u->touched[i]].string_driven)
+			eval_rule(u, u->touched[i], mime, fn, arg);
+	return VIGIL_OK;
+}

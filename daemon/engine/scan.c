@@ -1,0 +1,425 @@
+/*
+ * scan.c: one job, one top-level object: classify each unit (the object and
+ * every member below it), match it, unpack it if it is a container, and
+ * build the result.
+ *
+ * DESIGN
+ * A unit is scanned in one pass over its bytes.  Its first few KiB are
+ * read ahead and classified with libmagic; that decides whether the unit is
+ * a plain stream (fed to the matcher chunk by chunk) or a container (handed
+ * to unpack.c, which feeds the container's own bytes to the same matcher as
+ * they go past, and opens a unit one level deeper for every member).
+ * Limits are counted in one place, scan_account(): bytes and time stop the
+ * whole job, the depth limit stops one branch, and every limit hit becomes
+ * a problem naming the path where it happened.  Nothing hit by a limit is
+ * ever reported clean.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vigil/core.h"
+#include "ruleset_int.h"
+#include "scan_int.h"
+
+struct eng_scanner {
+	struct classifier	*cls;
+	struct match_ctx	*mctx;
+	uint8_t			*bufs[ENG_MAX_DEPTH + 1];
+};
+
+enum vigil_err
+eng_scanner_new(struct eng_scanner **out)
+{
+	struct eng_scanner	*sc;
+	enum vigil_err		 err;
+
+	if ((sc = vg_calloc(1, sizeof(*sc))) == NULL)
+		return VIGIL_E_NOMEM;
+	if ((err = classify_new(&sc->cls)) != VIGIL_OK ||
+	    (err = match_ctx_new(&sc->mctx)) != VIGIL_OK) {
+		eng_scanner_free(sc);
+		return err;
+	}
+	*out = sc;
+	return VIGIL_OK;
+}
+
+void
+eng_scanner_free(struct eng_scanner *sc)
+{
+	if (sc == NULL)
+		return;
+	classify_free(sc->cls);
+	match_ctx_free(sc->mctx);
+	for (unsigned i = 0; i <= ENG_MAX_DEPTH; i++)
+		vg_free(sc->bufs[i]);
+	vg_free(sc);
+}
+
+/* Results ------------------------------------------------------------- */
+
+static char **
+copy_path(struct job *job, unsigned depth, size_t *np)
+{
+	char	**p;
+
+	if ((p = vg_calloc(depth + 1, sizeof(*p))) == NULL)
+		return NULL;
+	for (unsigned i = 0; i <= depth; i++)
+		if ((p[i] = vg_strdup(job->path[i] ? job->path[i] : "")) ==
+		    NULL) {
+			for (unsigned j = 0; j < i; j++)
+				vg_free(p[j]);
+			vg_free(p);
+			return NULL;
+		}
+	*np = depth + 1;
+	return p;
+}
+
+static void
+free_path(char **p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		vg_free(p[i]);
+	vg_free(p);
+}
+
+void
+scan_problem(struct job *job, unsigned depth, enum vigil_reason reason,
+    const char *detail)
+{
+	struct eng_result	*r = job->res;
+	struct eng_problem	*p;
+
+	if (r->nproblems == SCAN_MAX_PROBLEMS)
+		return;
+	/* One problem per (path, reason): a damaged member says it once. */
+	for (size_t i = 0; i < r->nproblems; i++)
+		if (r->problems[i].reason == reason &&
+		    r->problems[i].npath == depth + 1 &&
+		    strcmp(r->problems[i].path[depth],
+		    job->path[depth] ? job->path[depth] : "") == 0)
+			return;
+	if ((p = vg_reallocarray(r->problems, r->nproblems + 1,
+	    sizeof(*p))) == NULL) {
+		job->err = VIGIL_E_NOMEM;
+		return;
+	}
+	r->problems = p;
+	p = &r->problems[r->nproblems];
+	memset(p, 0, sizeof(*p));
+	p->reason = reason;
+	if ((p->path = copy_path(job, depth, &p->npath)) == NULL) {
+		job->err = VIGIL_E_NOMEM;
+		return;
+	}
+	if (detail != NULL)
+		p->detail = vg_strdup(detail);
+	r->nproblems++;
+}
+
+struct report_arg {
+	struct job	*job;
+	unsigned	 depth;
+};
+
+static void
+on_rule(void *arg, unsigned ri, uint64_t offset)
+{
+	struct report_arg	*ra = arg;
+	struct job		*job = ra->job;
+	struct eng_result	*r = job->res;
+	const struct rs_rule	*rule = &job->rs->rules[ri];
+	struct eng_match	*m;
+
+	if (r->nmatches == SCAN_MAX_MATCHES)
+		return;
+	if ((m = vg_reallocarray(r->matches, r->nmatches + 1,
+	    sizeof(*m))) == NULL) {
+		job->err = VIGIL_E_NOMEM;
+		return;
+	}
+	r->matches = m;
+	m = &r->matches[r->nmatches];
+	memset(m, 0, sizeof(*m));
+	m->clause = eng_clauses[rule->clause];
+	m->severity = rule->severity;
+	m->offset = offset;
+	if ((m->rule = vg_strdup(rule->name)) == NULL ||
+	    (m->path = copy_path(job, ra->depth, &m->npath)) == NULL) {
+		vg_free(m->rule);
+		job->err = VIGIL_E_NOMEM;
+		return;
+	}
+	r->nmatches++;
+}
+
+/* Sources and limits -------------------------------------------------- */
+
+int
+scan_account(struct job *job, size_t n)
+{
+	if (job->stop)
+		return 0;
+	job->bytes += n;
+	if (job->bytes > job->lim->max_bytes) {
+		scan_problem(job, job->depth, VIGIL_R_LIMIT_BYTES, NULL);
+		job->stop = 1;
+		return 0;
+	}
+	if (vg_now() > job->deadline) {
+		scan_problem(job, job->depth, VIGIL_R_LIMIT_TIME, NULL);
+		job->stop = 1;
+		return 0;
+	}
+	return 1;
+}
+
+static ssize_t
+fd_read(struct src *s, void *buf, size_t n)
+{
+	ssize_t	r;
+
+	if (s->eof || s->failed)
+		return 0;
+	do
+		r = read(s->fd, buf, n);
+	while (r == -1 && errno == EINTR);
+	if (r < 0) {
+		s->failed = 1;
+		scan_problem(s->job, 0, VIGIL_R_IO, strerror(errno));
+		return -1;
+	}
+	if (r == 0)
+		s->eof = 1;
+	if (r > 0 && s->hash)
+		EVP_DigestUpdate(s->job->sha, buf, (size_t)r);
+	s->pos += r;
+	return r;
+}
+
+/* Reads until n bytes or the end; -1 only if nothing could be read. */
+ssize_t
+src_read_full(struct src *s, void *buf, size_t n)
+{
+	size_t	got = 0;
+	ssize_t	r;
+
+	while (got < n) {
+		r = s->read(s, (uint8_t *)buf + got, n - got);
+		if (r <= 0) {
+			if (r < 0 && got == 0)
+				return -1;
+			break;
+		}
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
+static uint8_t *
+unit_buffer(struct job *job, unsigned depth)
+{
+	struct eng_scanner *sc = job->sc;
+
+	if (sc->bufs[depth] == NULL)
+		sc->bufs[depth] = vg_malloc(SCAN_PEEK + SCAN_CHUNK);
+	return sc->bufs[depth];
+}
+
+/* Units --------------------------------------------------------------- */
+
+enum vigil_err
+scan_unit(struct job *job, struct src *src, unsigned depth)
+{
+	struct match_unit	*u;
+	struct report_arg	 ra = { job, depth };
+	enum unpack_kind	 kind;
+	uint8_t			*buf;
+	char			 mime[128];
+	ssize_t			 n, r;
+	enum vigil_err		 err;
+
+	if (depth > ENG_MAX_DEPTH || (buf = unit_buffer(job, depth)) == NULL)
+		return VIGIL_E_NOMEM;
+	job->depth = depth;
+	n = src_read_full(src, buf, SCAN_PEEK);
+	if (n < 0)
+		n = 0;
+	classify_buffer(job->sc->cls, buf, (size_t)n, mime, sizeof(mime));
+	if (depth == 0)
+		snprintf(job->res->mime, sizeof(job->res->mime), "%s", mime);
+	if ((err = match_begin(job->sc->mctx, depth, &u)) != VIGIL_OK)
+		return err;
+
+	kind = unpack_kind(mime, buf, (size_t)n);
+	if (kind != UNPACK_NONE && depth >= job->lim->max_depth) {
+		scan_problem(job, depth, VIGIL_R_LIMIT_DEPTH, NULL);
+		kind = UNPACK_NONE;
+	}
+	if (kind != UNPACK_NONE) {
+		err = unpack_container(job, src, depth, kind, mime, buf,
+		    (size_t)n, u);
+		job->depth = depth;
+	} else if (scan_account(job, (size_t)n)) {
+		err = match_feed(u, buf, (size_t)n);
+		while (err == VIGIL_OK && !job->stop &&
+		    (r = src->read(src, buf, SCAN_CHUNK)) > 0) {
+			if (!scan_account(job, (size_t)r))
+				break;
+			err = match_feed(u, buf, (size_t)r);
+		}
+	}
+	if (err == VIGIL_E_ENGINE) {
+		scan_problem(job, depth, VIGIL_R_IO, "pattern engine failure");
+		err = VIGIL_OK;
+	}
+	if (err == VIGIL_OK)
+		err = match_end(u, mime, on_rule, &ra);
+	else
+		(void)match_end(u, mime, on_rule, &ra);
+	job->res->members += depth > 0;
+	return err != VIGIL_OK ? err : job->err;
+}
+
+/* Jobs ---------------------------------------------------------------- */
+
+static enum vigil_err
+result_new(const char *name, struct eng_result **out)
+{
+	struct eng_result	*r;
+
+	if ((r = vg_calloc(1, sizeof(*r))) == NULL)
+		return VIGIL_E_NOMEM;
+	if ((r->object = vg_strdup(name)) == NULL) {
+		vg_free(r);
+		return VIGIL_E_NOMEM;
+	}
+	snprintf(r->mime, sizeof(r->mime), "application/octet-stream");
+	*out = r;
+	return VIGIL_OK;
+}
+
+static void
+set_verdict(struct eng_result *r)
+{
+	r->verdict = VIGIL_CLEAN;
+	if (r->nmatches > 0) {
+		r->verdict = VIGIL_FLAGGED;
+		return;
+	}
+	for (size_t i = 0; i < r->nproblems; i++) {
+		if (r->problems[i].reason == VIGIL_R_IO &&
+		    r->problems[i].npath == 1) {
+			r->verdict = VIGIL_ERROR;
+			return;
+		}
+		r->verdict = VIGIL_UNSCANNABLE;
+	}
+}
+
+enum vigil_err
+eng_scan_fd(struct eng_scanner *sc, struct eng_ruleset *rs, int fd,
+    const char *name, const struct vigil_limits *lim,
+    struct eng_result **out)
+{
+	struct job		 job;
+	struct src		 src;
+	struct stat		 st;
+	unsigned char		 md[EVP_MAX_MD_SIZE];
+	unsigned		 mdlen = 0;
+	uint8_t			*buf;
+	double			 t0 = vg_now();
+	enum vigil_err		 err;
+
+	*out = NULL;
+	if (sc == NULL || rs == NULL || lim == NULL || name == NULL)
+		return VIGIL_E_INVAL;
+	memset(&job, 0, sizeof(job));
+	job.sc = sc;
+	job.rs = rs;
+	job.lim = lim;
+	job.deadline = t0 + lim->max_time;
+	job.path[0] = name;
+	if ((err = match_ctx_prepare(sc->mctx, rs)) != VIGIL_OK ||
+	    (err = result_new(name, &job.res)) != VIGIL_OK)
+		return err;
+	if ((job.sha = EVP_MD_CTX_new()) == NULL ||
+	    !EVP_DigestInit_ex(job.sha, EVP_sha256(), NULL)) {
+		EVP_MD_CTX_free(job.sha);
+		eng_result_free(job.res);
+		return VIGIL_E_NOMEM;
+	}
+
+	memset(&src, 0, sizeof(src));
+	src.read = fd_read;
+	src.job = &job;
+	src.fd = fd;
+	src.hash = 1;
+	src.seekable = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    lseek(fd, 0, SEEK_CUR) != -1;
+	err = scan_unit(&job, &src, 0);
+
+	/* The digest covers the whole object, even past a limit. */
+	if (err == VIGIL_OK && (buf = unit_buffer(&job, 0)) != NULL)
+		while (src.read(&src, buf, SCAN_CHUNK) > 0)
+			;
+	EVP_DigestFinal_ex(job.sha, md, &mdlen);
+	EVP_MD_CTX_free(job.sha);
+	for (unsigned i = 0; i < mdlen && i < 32; i++)
+		snprintf(job.res->sha256 + 2 * i, 3, "%02x", md[i]);
+	if (err != VIGIL_OK) {
+		eng_result_free(job.res);
+		return err;
+	}
+	job.res->size = (uint64_t)src.pos;
+	job.res->bytes_scanned = job.bytes;
+	job.res->seconds = vg_now() - t0;
+	set_verdict(job.res);
+	*out = job.res;
+	return VIGIL_OK;
+}
+
+enum vigil_err
+eng_result_new_problem(const char *name, enum vigil_reason reason,
+    const char *detail, struct eng_result **out)
+{
+	struct job	job;
+	enum vigil_err	err;
+
+	memset(&job, 0, sizeof(job));
+	if ((err = result_new(name, &job.res)) != VIGIL_OK)
+		return err;
+	job.path[0] = name;
+	scan_problem(&job, 0, reason, detail);
+	if (job.err != VIGIL_OK) {
+		eng_result_free(job.res);
+		return job.err;
+	}
+	set_verdict(job.res);
+	*out = job.res;
+	return VIGIL_OK;
+}
+
+void
+eng_result_free(struct eng_result *r)
+{
+	if (r == NULL)
+		return;
+	for (size_t i = 0; i < r->nmatches; i++) {
+		vg_free(r->matches[i].rule);
+		free_path(r->matches[i].path, r->matches[i].npath);
+	}
+	for (size_t i = 0; i < r->nproblems; i++) {
+		free_path(r->problems[i].path, r->problems[i].npath);
+		vg_free(r->problems[i].detail);
+	}
+	vg_free(r->matches);
+	vg_free(r->problems);
+	vg_free(r->object);
+	vg_free(r);
+}

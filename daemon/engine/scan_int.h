@@ -1,0 +1,78 @@
+/*
+ * scan_int.h: one job's state, shared by scan.c (units, results, limits)
+ * and unpack.c (containers).
+ */
+#ifndef VIGIL_SCAN_INT_H
+#define VIGIL_SCAN_INT_H
+
+#include <sys/types.h>
+
+#include <openssl/evp.h>
+
+#include "engine_int.h"
+
+#define SCAN_CHUNK	(128 * 1024)
+#define SCAN_PEEK	8192
+#define SCAN_MAX_MATCHES 256
+#define SCAN_MAX_PROBLEMS 256
+
+struct job;
+
+/*
+ * A source of bytes for one unit: the top-level fd, a member of an open
+ * archive, or a spool.  read returns bytes read, 0 at the end, -1 on error
+ * (the source records the problem itself).
+ */
+struct src {
+	ssize_t		(*read)(struct src *, void *, size_t);
+	struct job	*job;
+	int		 fd;		/* -1 unless fd-backed */
+	int		 seekable;	/* fd supports pread */
+	int		 hash;		/* top level: feed the SHA-256 */
+	struct archive	*ar;		/* member of this archive */
+	void		*owner;		/* unpack.c's state for ar */
+	const uint8_t	*blk;		/* member: current data block */
+	size_t		 blklen;
+	int64_t		 blkoff;	/* member offset of blk[0] */
+	int64_t		 pos;		/* bytes handed out so far */
+	int		 eof;
+	int		 failed;
+};
+
+struct job {
+	struct eng_scanner		*sc;
+	struct eng_ruleset		*rs;
+	const struct vigil_limits	*lim;
+	struct eng_result		*res;
+	EVP_MD_CTX			*sha;
+	double				 deadline;
+	uint64_t			 bytes;		/* fed to matchers */
+	uint64_t			 members;
+	int				 stop;		/* a job-wide limit hit */
+	enum vigil_err			 err;		/* NOMEM and the like */
+	const char			*path[ENG_MAX_DEPTH + 2];
+	unsigned			 depth;		/* path[0..depth] */
+};
+
+/* scan.c */
+enum vigil_err	scan_unit(struct job *, struct src *, unsigned depth);
+void		scan_problem(struct job *, unsigned depth, enum vigil_reason,
+		    const char *detail);
+/* Count n more bytes against the limits; false once the job must stop. */
+int		scan_account(struct job *, size_t n);
+ssize_t		src_read_full(struct src *, void *, size_t);
+
+/* unpack.c */
+enum unpack_kind { UNPACK_NONE, UNPACK_STREAM, UNPACK_SEEK };
+enum unpack_kind unpack_kind(const char *mime, const uint8_t *peek,
+		    size_t n);
+/*
+ * Walk the container whose first bytes are peek[0..npeek) and the rest in
+ * src, scanning every member at depth + 1.  Every byte of the container
+ * itself is fed to unit (its raw layer).
+ */
+enum vigil_err	unpack_container(struct job *, struct src *, unsigned depth,
+		    enum unpack_kind, const char *mime, const uint8_t *peek,
+		    size_t npeek, struct match_unit *unit);
+
+#endif /* VIGIL_SCAN_INT_H */

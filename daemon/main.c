@@ -1,0 +1,55 @@
+/*
+ * main.c: the vigil program.  One binary, several subcommands, like git:
+ *
+ *   vigil scan [options] PATH...     scan files and directories
+ *   vigil rules check PATH           compile rule packs and report
+ *
+ * The daemon (vigil serve) will open its sockets, database and rules
+ * first, then drop to the vigil user; after that it neither listens anew nor
+ * writes outside its state directory.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "vigil/cli.h"
+#include "vigil/core.h"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: vigil scan [--rules PATH] [--json] [--threads N] "
+	    "[--max-depth N]\n"
+	    "                  [--max-bytes SIZE] [--max-files N] "
+	    "[--max-ratio N]\n"
+	    "                  [--max-time SECONDS] PATH...\n"
+	    "       vigil rules check [PATH]\n"
+	    "       vigil --version\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	vg_log_init("vigil", VG_LOG_INFO, 0);
+	if (argc < 2) {
+		usage(stderr);
+		return VIGIL_EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "scan") == 0)
+		return cli_scan(argc - 1, argv + 1);
+	if (strcmp(argv[1], "rules") == 0)
+		return cli_rules(argc - 1, argv + 1);
+	if (strcmp(argv[1], "--version") == 0 ||
+	    strcmp(argv[1], "version") == 0) {
+		printf("vigil %s\n", VIGIL_VERSION);
+		return 0;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	fprintf(stderr, "vigil: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return VIGIL_EXIT_USAGE;
+}
