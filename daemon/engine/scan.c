@@ -65,18 +65,22 @@ static char **
 copy_path(struct job *job, unsigned depth, size_t *np)
 {
 	char	**p;
+	size_t	  n = 0;
 
 	if ((p = vg_calloc(depth + 1, sizeof(*p))) == NULL)
 		return NULL;
-	for (unsigned i = 0; i <= depth; i++)
-		if ((p[i] = vg_strdup(job->path[i] ? job->path[i] : "")) ==
+	for (unsigned i = 0; i <= depth; i++) {
+		if (i > 0 && job->hide[i])
+			continue;
+		if ((p[n++] = vg_strdup(job->path[i] ? job->path[i] : "")) ==
 		    NULL) {
-			for (unsigned j = 0; j < i; j++)
+			for (size_t j = 0; j + 1 < n; j++)
 				vg_free(p[j]);
 			vg_free(p);
 			return NULL;
 		}
-	*np = depth + 1;
+	}
+	*np = n;
 	return p;
 }
 
@@ -98,12 +102,13 @@ scan_problem(struct job *job, unsigned depth, enum vigil_reason reason,
 	if (r->nproblems == SCAN_MAX_PROBLEMS)
 		return;
 	/* One problem per (path, reason): a damaged member says it once. */
-	for (size_t i = 0; i < r->nproblems; i++)
-		if (r->problems[i].reason == reason &&
-		    r->problems[i].npath == depth + 1 &&
-		    strcmp(r->problems[i].path[depth],
+	for (size_t i = 0; i < r->nproblems; i++) {
+		const struct eng_problem *q = &r->problems[i];
+
+		if (q->reason == reason && strcmp(q->path[q->npath - 1],
 		    job->path[depth] ? job->path[depth] : "") == 0)
 			return;
+	}
 	if ((p = vg_reallocarray(r->problems, r->nproblems + 1,
 	    sizeof(*p))) == NULL) {
 		job->err = VIGIL_E_NOMEM;
@@ -136,10 +141,35 @@ on_rule(void *arg, unsigned ri, uint64_t offset)
 	const struct rs_rule	*rule = &job->rs->rules[ri];
 	struct eng_match	*m;
 
+	char			**path;
+	size_t			  npath;
+
 	if (r->nmatches == SCAN_MAX_MATCHES)
 		return;
+	if ((path = copy_path(job, ra->depth, &npath)) == NULL) {
+		job->err = VIGIL_E_NOMEM;
+		return;
+	}
+	/*
+	 * A container's raw bytes hold its stored members' bytes: when the
+	 * rule already held in a member below, that member is the news.
+	 */
+	for (size_t i = 0; i < r->nmatches; i++) {
+		const struct eng_match *o = &r->matches[i];
+		size_t k;
+
+		if (o->npath <= npath || strcmp(o->rule, rule->name) != 0)
+			continue;
+		for (k = 0; k < npath && strcmp(o->path[k], path[k]) == 0; k++)
+			;
+		if (k == npath) {
+			free_path(path, npath);
+			return;
+		}
+	}
 	if ((m = vg_reallocarray(r->matches, r->nmatches + 1,
 	    sizeof(*m))) == NULL) {
+		free_path(path, npath);
 		job->err = VIGIL_E_NOMEM;
 		return;
 	}
@@ -149,9 +179,10 @@ on_rule(void *arg, unsigned ri, uint64_t offset)
 	m->clause = eng_clauses[rule->clause];
 	m->severity = rule->severity;
 	m->offset = offset;
-	if ((m->rule = vg_strdup(rule->name)) == NULL ||
-	    (m->path = copy_path(job, ra->depth, &m->npath)) == NULL) {
-		vg_free(m->rule);
+	m->path = path;
+	m->npath = npath;
+	if ((m->rule = vg_strdup(rule->name)) == NULL) {
+		free_path(path, npath);
 		job->err = VIGIL_E_NOMEM;
 		return;
 	}
@@ -257,6 +288,8 @@ scan_unit(struct job *job, struct src *src, unsigned depth)
 		return err;
 
 	kind = unpack_kind(mime, buf, (size_t)n);
+	/* tar inside gzip: one layer to the reader, two to us. */
+	job->hide[depth] = src->decompressed && kind == UNPACK_STREAM;
 	if (kind != UNPACK_NONE && depth >= job->lim->max_depth) {
 		scan_problem(job, depth, VIGIL_R_LIMIT_DEPTH, NULL);
 		kind = UNPACK_NONE;

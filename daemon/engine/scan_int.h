@@ -31,6 +31,7 @@ struct src {
 	int		 hash;		/* top level: feed the SHA-256 */
 	struct archive	*ar;		/* member of this archive */
 	void		*owner;		/* unpack.c's state for ar */
+	int		 decompressed;	/* all of a compressed stream */
 	const uint8_t	*blk;		/* member: current data block */
 	size_t		 blklen;
 	int64_t		 blkoff;	/* member offset of blk[0] */
@@ -51,6 +52,8 @@ struct job {
 	int				 stop;		/* a job-wide limit hit */
 	enum vigil_err			 err;		/* NOMEM and the like */
 	const char			*path[ENG_MAX_DEPTH + 2];
+	/* Hidden path elements: the tar inside .tar.gz is one layer. */
+	unsigned char			 hide[ENG_MAX_DEPTH + 2];
 	unsigned			 depth;		/* path[0..depth] */
 };
 

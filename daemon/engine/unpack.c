@@ -339,6 +339,7 @@ walk_members(struct arsrc *as, struct archive *a)
 		    (name = archive_entry_pathname(e)) == NULL)
 			name = "";
 		job->path[depth + 1] = name;
+		job->hide[depth + 1] = 0;
 		if (archive_entry_is_data_encrypted(e)) {
 			scan_problem(job, depth + 1, VIGIL_R_ENCRYPTED, NULL);
 			continue;
@@ -349,6 +350,7 @@ walk_members(struct arsrc *as, struct archive *a)
 		m.fd = -1;
 		m.ar = a;
 		m.owner = as;
+		m.decompressed = archive_format(a) == ARCHIVE_FORMAT_RAW;
 		err = scan_unit(job, &m, depth + 1);
 		job->path[depth + 1] = NULL;
 		job->depth = depth;
@@ -372,9 +374,16 @@ reader_new(const char *mime)
 	archive_read_support_filter_zstd(a);
 	archive_read_support_filter_lz4(a);
 	archive_read_support_filter_rpm(a);
-	archive_read_support_format_all(a);
+	/*
+	 * A compressed stream is its own layer: its whole content becomes
+	 * one member (format "raw"), classified and unpacked like any other.
+	 * Letting libarchive read tar straight through gzip would stop at
+	 * tar's end marker and leave the rest of the stream unexamined.
+	 */
 	if (is_compression(mime))
 		archive_read_support_format_raw(a);
+	else
+		archive_read_support_format_all(a);
 	return a;
 }
 
