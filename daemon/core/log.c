@@ -57,6 +57,9 @@ json_escape(struct vg_buf *out, const char *s)
 	vg_buf_free(&tmp);
 }
 
+static void	vlog(enum vg_log_level, int, const char *, va_list)
+		    __attribute__((format(printf, 3, 0)));
+
 static void
 vlog(enum vg_log_level level, int errnum, const char *fmt, va_list ap)
 {

@@ -100,6 +100,9 @@ struct parser {
 static enum vigil_err	parse_file(struct builder *, const char *path,
 			    const struct tok *from, const char *fromfile);
 
+static enum vigil_err	perr_at(struct parser *, enum vigil_err, int, int,
+			    const char *, ...) __attribute__((format(printf, 5, 6)));
+
 /* Records the first error; returns the error for "return perr(...)". */
 static enum vigil_err
 perr_at(struct parser *ps, enum vigil_err err, int line, int col,
