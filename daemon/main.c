@@ -3,6 +3,7 @@
  *
  *   vigil scan [options] PATH...     scan files and directories
  *   vigil rules check PATH           compile rule packs and report
+ *   vigil serve [options]            the HTTP daemon (daemon/server/)
  *
  * The daemon (vigil serve) will open its sockets, database and rules
  * first, then drop to the vigil user; after that it neither listens anew nor
@@ -24,6 +25,10 @@ usage(FILE *f)
 	    "[--max-ratio N]\n"
 	    "                  [--max-time SECONDS] PATH...\n"
 	    "       vigil rules check [PATH]\n"
+	    "       vigil serve [--config FILE] [--listen ADDR:PORT] "
+	    "[--state-dir DIR]\n"
+	    "                   [--buckets DIR] [--rules PATH] [--workers N] "
+	    "[--check-config]\n"
 	    "       vigil --version\n");
 }
 
@@ -39,6 +44,8 @@ main(int argc, char **argv)
 		return cli_scan(argc - 1, argv + 1);
 	if (strcmp(argv[1], "rules") == 0)
 		return cli_rules(argc - 1, argv + 1);
+	if (strcmp(argv[1], "serve") == 0)
+		return cli_serve(argc - 1, argv + 1);
 	if (strcmp(argv[1], "--version") == 0 ||
 	    strcmp(argv[1], "version") == 0) {
 		printf("vigil %s\n", VIGIL_VERSION);

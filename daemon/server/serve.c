@@ -1,0 +1,1973 @@
+/*
+ * serve.c: `vigil serve`, the HTTP daemon.
+ *
+ * DESIGN
+ * One libevent loop (this thread) owns every socket, timer, the SQLite
+ * store and the current ruleset pointer.  Scans run on the workq threads;
+ * a job carries copies of what it needs (fd, names, a ruleset reference,
+ * limits) and comes back to the loop through the workq's eventfd, where
+ * its verdict is stored and its request answered.
+ *
+ *   POST /v1/scan    body -> memfd -> job -> worker -> done -> store, 200
+ *   POST /v1/events  parse -> batch -> (commit_delay_ms) one transaction
+ *                    for every waiting request -> 202 each -> dispatch
+ *   dispatch         claim pending inbox rows (attempt counted, committed)
+ *                    -> jobs -> worker -> done -> verdict + row done, one
+ *                    transaction
+ *   SIGHUP, POST /v1/rules/reload
+ *                    compile on a thread -> eventfd -> swap pointer; jobs
+ *                    in flight keep their reference to the old ruleset
+ *   SIGTERM          stop listening, 503 new requests, commit the batch,
+ *                    wait for jobs in flight up to drain_timeout, exit 0
+ *
+ * An evhttp request that has not been answered stays allocated even if
+ * its client goes away (libevent detaches it and frees it when we reply),
+ * so a job may hold its request until completion; the loop answers every
+ * held request before evhttp_free().
+ *
+ * The bound port is logged ("listening on ADDR:PORT") and written to
+ * STATE_DIR/port, so tests can start with --listen 127.0.0.1:0.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pthread.h>
+#include <regex.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/queue.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "vigil/cli.h"
+#include "vigil/config.h"
+#include "vigil/core.h"
+#include "vigil/engine.h"
+#include "vigil/server.h"
+#include "vigil/sources.h"
+#include "vigil/store.h"
+
+#include "workq.h"
+
+#define MAX_ATTEMPTS	2	/* scans that crashed the daemon, then "error" */
+#define BATCH_MAX	256	/* event requests per group commit */
+#define RELOAD_WAITERS	32
+#define DONE_BATCH	64
+
+enum { ROLE_HOOK = 1 << VG_ROLE_HOOK, ROLE_MOD = 1 << VG_ROLE_MODERATOR,
+    ROLE_ADMIN = 1 << VG_ROLE_ADMIN, ROLE_ANY = 7 };
+
+enum job_kind { JOB_BODY, JOB_OBJECT };
+
+struct srv;
+
+struct job {
+	enum job_kind		 kind;
+	struct srv		*srv;
+	struct job		*prev, *next;	/* in flight, loop only */
+	struct evhttp_request	*req;		/* JOB_BODY, loop only */
+	int			 fd;		/* JOB_BODY: the spooled body */
+	char			*name;
+	char			*account;
+	struct eng_ruleset	*rs;
+	struct store_item	 item;		/* JOB_OBJECT */
+	double			 queued, received;
+	/* Filled by the worker: a fresh result, or a cached one's JSON. */
+	struct eng_result	*res;
+	char			*json;		/* cache hit (vg_free) */
+	enum vigil_verdict	 verdict;	/* of the hit */
+	uint64_t		 size;
+	char			 sha256[65];
+	double			 seconds;
+};
+
+/* What each worker thread keeps: a scanner and a cache reader. */
+struct wstate {
+	struct eng_scanner	*sc;
+	struct store_reader	*rd;
+};
+
+struct intake {
+	struct evhttp_request	*req;
+	struct source_events	*evs;
+};
+
+static const double latency_bounds[] = { 0.005, 0.01, 0.05, 0.1, 0.25, 0.5,
+    1, 2.5, 5, 10, 30, 60, 120 };
+#define NBOUNDS (sizeof(latency_bounds) / sizeof(latency_bounds[0]))
+
+struct metrics {
+	uint64_t	events_accepted, events_duplicate, events_cancelled;
+	uint64_t	scans[4];	/* by enum vigil_verdict */
+	uint64_t	bytes_scanned;
+	uint64_t	reloads_ok, reloads_failed;
+	uint64_t	refused;	/* 503s for a full queue */
+	uint64_t	cache_hits;
+	uint64_t	latency[NBOUNDS + 1];
+	double		latency_sum;
+	uint64_t	latency_count;
+};
+
+struct srv {
+	const struct vg_config	*cfg;
+	struct event_base	*base;
+	struct evhttp		*http;
+	struct evhttp_bound_socket *bound;
+	struct srv_workq	*wq;
+	struct store		*st;
+	const struct source_backend *src;
+	void			*src_state;
+	struct eng_ruleset	*rs;
+	struct vg_token		 admin;		/* generated, if none set */
+	regex_t			 prefix_re;
+	int			 have_re;
+	char			**acct_map;	/* bucket, account, ..., NULL */
+	struct event		*ev_done, *ev_sig[3], *ev_commit, *ev_tick;
+	struct event		*ev_reload, *ev_drain;
+	struct job		*inflight;
+	size_t			 ninflight;
+	struct job		*solo;		/* a crash suspect, run alone */
+	struct intake		 batch[BATCH_MAX];
+	size_t			 nbatch;
+	struct evhttp_connection **conns;
+	size_t			 nconns;
+	int			 draining;
+	int			 suspects;	/* crash suspects may wait */
+	/* Background reload. */
+	struct {
+		int			 running;
+		pthread_t		 th;
+		int			 efd;
+		struct eng_ruleset	*rs;
+		enum vigil_err		 err;
+		struct eng_diag		 diag;
+		struct evhttp_request	*waiters[RELOAD_WAITERS];
+		size_t			 nwaiters;
+	} reload;
+	struct metrics		 m;
+	double			 started;
+};
+
+static double
+wallclock(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Replies ------------------------------------------------------------- */
+
+static void
+reply_raw(struct evhttp_request *req, int code, const char *type,
+    const char *body, size_t len)
+{
+	struct evbuffer	*b = evbuffer_new();
+
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", type);
+	if (b != NULL)
+		evbuffer_add(b, body, len);
+	evhttp_send_reply(req, code, NULL, b);
+	if (b != NULL)
+		evbuffer_free(b);
+}
+
+/* Takes the reference to j. */
+static void
+reply_json(struct evhttp_request *req, int code, json_t *j)
+{
+	char	*s;
+
+	s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (s == NULL) {
+		reply_raw(req, 500, "application/json",
+		    "{\"error\":\"out of memory\"}\n", 25);
+		return;
+	}
+	reply_raw(req, code, "application/json", s, strlen(s));
+	free(s);
+}
+
+static void
+reply_error(struct evhttp_request *req, int code, const char *msg)
+{
+	reply_json(req, code, json_pack("{ss}", "error", msg));
+}
+
+/* Authentication ------------------------------------------------------ */
+
+static int
+token_matches(const char *given, size_t glen, const char *secret)
+{
+	size_t	slen = strlen(secret);
+
+	return glen == slen && CRYPTO_memcmp(given, secret, slen) == 0;
+}
+
+/*
+ * Whether the request carries a token with one of the roles in mask.  If
+ * not, the request has been answered (401 or 403) and must not be used.
+ */
+static int
+authorize(struct srv *srv, struct evhttp_request *req, int mask)
+{
+	const char	*h, *tok;
+	size_t		 tlen;
+	int		 role = -1;
+
+	h = evhttp_find_header(evhttp_request_get_input_headers(req),
+	    "Authorization");
+	if (h != NULL && strncasecmp(h, "Bearer ", 7) == 0) {
+		for (tok = h + 7; *tok == ' '; tok++)
+			;
+		tlen = strlen(tok);
+		for (size_t i = 0; i < srv->cfg->ntokens; i++)
+			if (token_matches(tok, tlen,
+			    srv->cfg->tokens[i].secret))
+				role = (int)srv->cfg->tokens[i].role;
+		if (srv->admin.secret != NULL && token_matches(tok, tlen,
+		    srv->admin.secret))
+			role = VG_ROLE_ADMIN;
+	}
+	if (role < 0) {
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "WWW-Authenticate", "Bearer realm=\"vigil\"");
+		reply_error(req, 401, "missing or unknown bearer token");
+		return 0;
+	}
+	if ((mask & (1 << role)) == 0) {
+		reply_error(req, 403, "this token's role may not do that");
+		return 0;
+	}
+	return 1;
+}
+
+/* Connections --------------------------------------------------------- */
+
+static void
+conn_closed(struct evhttp_connection *evcon, void *arg)
+{
+	struct srv	*srv = arg;
+
+	for (size_t i = 0; i < srv->nconns; i++)
+		if (srv->conns[i] == evcon) {
+			srv->conns[i] = srv->conns[--srv->nconns];
+			break;
+		}
+}
+
+/*
+ * Counts the request's connection; 0 when the limit is reached (the
+ * request has then been answered 503 and its connection will close).
+ * libevent 2.1 has no accept hook, so connections count from their first
+ * request; idle ones are bounded by the read timeout.
+ */
+static int
+conn_admit(struct srv *srv, struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+
+	if (evcon == NULL)
+		return 1;
+	for (size_t i = 0; i < srv->nconns; i++)
+		if (srv->conns[i] == evcon)
+			return 1;
+	if (srv->nconns == srv->cfg->max_connections) {
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Connection", "close");
+		reply_error(req, 503, "too many connections");
+		return 0;
+	}
+	srv->conns[srv->nconns++] = evcon;
+	evhttp_connection_set_closecb(evcon, conn_closed, srv);
+	return 1;
+}
+
+/* Jobs ---------------------------------------------------------------- */
+
+static void
+job_free(struct job *job)
+{
+	if (job == NULL)
+		return;
+	if (job->fd != -1)
+		close(job->fd);
+	vg_free(job->name);
+	vg_free(job->account);
+	if (job->rs != NULL)
+		eng_ruleset_unref(job->rs);
+	store_item_free(&job->item);
+	eng_result_free(job->res);
+	vg_free(job->json);
+	vg_free(job);
+}
+
+static struct job *
+job_new(struct srv *srv, enum job_kind kind)
+{
+	struct job	*job;
+
+	if ((job = vg_calloc(1, sizeof(*job))) == NULL)
+		return NULL;
+	job->kind = kind;
+	job->srv = srv;
+	job->fd = -1;
+	job->queued = vg_now();
+	job->received = wallclock();
+	return job;
+}
+
+/* Worker side: a scanner and a cache reader per thread. */
+static void *
+worker_init(void *arg)
+{
+	struct srv	*srv = arg;
+	struct wstate	*ws;
+
+	if ((ws = vg_calloc(1, sizeof(*ws))) == NULL)
+		return NULL;
+	if (eng_scanner_new(&ws->sc) != VIGIL_OK)
+		vg_log_warnx("cannot set up a scanner (libmagic database "
+		    "missing?)");
+	if (store_reader_open(srv->cfg->state_dir, &ws->rd) != VIGIL_OK)
+		vg_log_warnx("verdict cache unavailable on a worker");
+	return ws;
+}
+
+static void
+worker_fini(void *state)
+{
+	struct wstate	*ws = state;
+
+	if (ws == NULL)
+		return;
+	eng_scanner_free(ws->sc);
+	store_reader_close(ws->rd);
+	vg_free(ws);
+}
+
+/* SHA-256 of everything in fd, as hex; -1 on a read error. */
+static int
+hash_fd(int fd, char hex[65])
+{
+	EVP_MD_CTX	*ctx;
+	unsigned char	 buf[65536], md[32];
+	unsigned int	 mdlen;
+	off_t		 off = 0;
+	ssize_t		 n;
+	int		 rc = -1;
+
+	if ((ctx = EVP_MD_CTX_new()) == NULL)
+		return -1;
+	if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
+		goto out;
+	while ((n = pread(fd, buf, sizeof(buf), off)) != 0) {
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			goto out;
+		}
+		if (EVP_DigestUpdate(ctx, buf, (size_t)n) != 1)
+			goto out;
+		off += n;
+	}
+	if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != 32)
+		goto out;
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	rc = 0;
+out:
+	EVP_MD_CTX_free(ctx);
+	return rc;
+}
+
+/* Points path[0] of each entry of arr (matches or problems) at name. */
+static void
+rename_paths(json_t *arr, const char *name)
+{
+	size_t	 i;
+	json_t	*e, *path;
+
+	json_array_foreach(arr, i, e) {
+		path = json_object_get(e, "path");
+		if (json_array_size(path) > 0)
+			json_array_set_new(path, 0, json_string(name));
+	}
+}
+
+/*
+ * Turns a cached result for the same bytes into this object's result:
+ * only the names differ.  jansson writes it as eng_result_json() does.
+ */
+static int
+cached_result(struct job *job, const char *cached)
+{
+	json_t		*o;
+	const char	*v;
+	char		*s;
+	int		 rc = -1;
+
+	if ((o = json_loads(cached, 0, NULL)) == NULL)
+		return -1;
+	if (json_object_set_new(o, "object", json_string(job->name)) != 0)
+		goto out;
+	rename_paths(json_object_get(o, "matches"), job->name);
+	rename_paths(json_object_get(o, "problems"), job->name);
+	v = json_string_value(json_object_get(o, "verdict"));
+	if (v == NULL)
+		goto out;
+	job->verdict = strcmp(v, "flagged") == 0 ? VIGIL_FLAGGED : VIGIL_CLEAN;
+	job->size = (uint64_t)json_integer_value(json_object_get(o, "size"));
+	if ((s = json_dumps(o, 0)) != NULL) {
+		job->json = vg_strdup(s);
+		free(s);
+		rc = job->json != NULL ? 0 : -1;
+	}
+out:
+	json_decref(o);
+	return rc;
+}
+
+/* Answers from the verdict cache if these bytes were judged before. */
+static int
+try_cache(struct job *job, struct wstate *ws, int fd)
+{
+	char	*cached;
+
+	if (ws->rd == NULL || hash_fd(fd, job->sha256) == -1)
+		return 0;
+	if (store_reader_cached(ws->rd, job->sha256,
+	    eng_ruleset_version(job->rs), &cached) != VIGIL_OK)
+		return 0;
+	if (cached_result(job, cached) == -1) {
+		vg_free(cached);
+		return 0;
+	}
+	vg_free(cached);
+	return 1;
+}
+
+static void
+worker_run(void *arg, void *state)
+{
+	struct job		*job = arg;
+	struct srv		*srv = job->srv;
+	struct wstate		*ws = state;
+	enum vigil_err		 err = VIGIL_OK;
+	enum vigil_reason	 why = VIGIL_R_IO;
+	uint64_t		 size;
+	double			 t0 = vg_now();
+	int			 fd = -1;
+
+	if (ws == NULL || ws->sc == NULL) {
+		err = VIGIL_E_ENGINE;
+		goto out;
+	}
+#ifdef VIGIL_TEST_HOOKS
+	{
+		/* Integration tests hold workers busy with this (seconds). */
+		const char *delay = getenv("VIGIL_TEST_SCAN_DELAY");
+
+		if (delay != NULL)
+			usleep((useconds_t)(atof(delay) * 1e6));
+	}
+#endif
+	if (job->kind == JOB_BODY) {
+		if (!try_cache(job, ws, job->fd)) {
+			(void)lseek(job->fd, 0, SEEK_SET);
+			err = eng_scan_fd(ws->sc, job->rs, job->fd, job->name,
+			    &srv->cfg->limits, &job->res);
+		}
+		goto out;
+	}
+#ifdef VIGIL_TEST_HOOKS
+	{
+		/* Integration tests crash the daemon mid-scan with this. */
+		const char *crash = getenv("VIGIL_TEST_CRASH_KEY");
+
+		if (crash != NULL && strcmp(crash, job->item.key) == 0)
+			abort();
+	}
+#endif
+	err = srv->src->object(srv->src_state, job->item.bucket,
+	    job->item.key, &fd, &size);
+	if (err == VIGIL_E_UNSUPPORTED)
+		why = VIGIL_R_UNSUPPORTED;
+	if (err == VIGIL_OK) {
+		if (!try_cache(job, ws, fd)) {
+			(void)lseek(fd, 0, SEEK_SET);
+			err = eng_scan_fd(ws->sc, job->rs, fd, job->name,
+			    &srv->cfg->limits, &job->res);
+		}
+		close(fd);
+	}
+out:
+	if (err != VIGIL_OK) {
+		eng_result_free(job->res);
+		job->res = NULL;
+		(void)eng_result_new_problem(job->name, why,
+		    vigil_strerror(err), &job->res);
+	}
+	job->seconds = vg_now() - t0;
+}
+
+static const struct srv_workq_ops workq_ops = {
+	.init = worker_init,
+	.fini = worker_fini,
+	.run = worker_run,
+};
+
+static void
+inflight_add(struct srv *srv, struct job *job)
+{
+	job->prev = NULL;
+	job->next = srv->inflight;
+	if (srv->inflight != NULL)
+		srv->inflight->prev = job;
+	srv->inflight = job;
+	srv->ninflight++;
+}
+
+static void
+inflight_del(struct srv *srv, struct job *job)
+{
+	if (job->prev != NULL)
+		job->prev->next = job->next;
+	else
+		srv->inflight = job->next;
+	if (job->next != NULL)
+		job->next->prev = job->prev;
+	srv->ninflight--;
+}
+
+/* Queues job; VIGIL_E_LIMIT when the queue is full (the caller keeps it). */
+static enum vigil_err
+job_submit(struct srv *srv, struct job *job)
+{
+	enum vigil_err	rc;
+
+	job->rs = eng_ruleset_ref(srv->rs);
+	if ((rc = srv_workq_push(srv->wq, job)) != VIGIL_OK) {
+		eng_ruleset_unref(job->rs);
+		job->rs = NULL;
+		return rc;
+	}
+	inflight_add(srv, job);
+	return VIGIL_OK;
+}
+
+static void
+metrics_scan(struct srv *srv, const struct job *job)
+{
+	double	seconds = job->seconds;
+	size_t	i;
+
+	if (job->res != NULL) {
+		srv->m.scans[job->res->verdict]++;
+		srv->m.bytes_scanned += job->res->bytes_scanned;
+	} else {
+		srv->m.scans[job->verdict]++;
+		srv->m.cache_hits++;
+	}
+	for (i = 0; i < NBOUNDS && seconds > latency_bounds[i]; i++)
+		;
+	srv->m.latency[i]++;
+	srv->m.latency_sum += seconds;
+	srv->m.latency_count++;
+}
+
+static enum vigil_err
+save_verdict(struct srv *srv, struct job *job, const char *json)
+{
+	struct store_verdict	v = { 0 };
+	const struct eng_result	*r = job->res;
+
+	if (job->kind == JOB_OBJECT) {
+		v.bucket = job->item.bucket;
+		v.key = job->item.key;
+		v.etag = job->item.etag;
+		v.version_id = job->item.version_id;
+	}
+	v.name = job->name;
+	v.account = job->kind == JOB_OBJECT ? job->item.account : job->account;
+	v.size = r != NULL ? r->size : job->size;
+	v.sha256 = (char *)(r != NULL ? r->sha256 : job->sha256);
+	v.ruleset = (char *)(job->rs != NULL ? eng_ruleset_version(job->rs) :
+	    "");
+	v.verdict = (char *)vigil_verdict_name(r != NULL ? r->verdict :
+	    job->verdict);
+	v.result = (char *)json;
+	v.received = job->kind == JOB_OBJECT ? job->item.received :
+	    job->received;
+	v.scanned = wallclock();
+	return store_verdict_put(srv->st, &v);
+}
+
+static void	dispatch(struct srv *);
+static void	drain_check(struct srv *);
+
+/* A job is back from its worker (loop thread). */
+static void
+job_complete(struct srv *srv, struct job *job)
+{
+	char		*json;
+	enum vigil_err	 rc = VIGIL_E_NOMEM;
+
+	enum vigil_verdict verdict;
+
+	inflight_del(srv, job);
+	if (job == srv->solo)
+		srv->solo = NULL;
+	if (job->json != NULL) {
+		json = job->json;	/* a cache hit */
+		job->json = NULL;
+	} else {
+		if (job->res == NULL)
+			(void)eng_result_new_problem(job->name, VIGIL_R_IO,
+			    "out of memory", &job->res);
+		json = job->res != NULL ? eng_result_json(job->res) : NULL;
+	}
+	verdict = job->res != NULL ? job->res->verdict : job->verdict;
+	if (json != NULL) {
+		metrics_scan(srv, job);
+		if ((rc = store_begin(srv->st)) == VIGIL_OK) {
+			rc = save_verdict(srv, job, json);
+			if (rc == VIGIL_OK && job->kind == JOB_OBJECT)
+				rc = store_inbox_finish(srv->st, job->item.id);
+			if (rc == VIGIL_OK)
+				rc = store_commit(srv->st);
+			if (rc != VIGIL_OK)
+				store_rollback(srv->st);
+		}
+	}
+	if (job->kind == JOB_OBJECT) {
+		if (rc == VIGIL_OK)
+			vg_log_info("scanned %s/%s: %s%s", job->item.bucket,
+			    job->item.key, vigil_verdict_name(verdict),
+			    job->res == NULL ? " (cached)" : "");
+		else {
+			/* Not recorded: let it run again later. */
+			vg_log_warnx("%s/%s: verdict not stored; will retry",
+			    job->item.bucket, job->item.key);
+			(void)store_inbox_release(srv->st, job->item.id);
+		}
+	} else if (job->req != NULL) {
+		if (json == NULL)
+			reply_error(job->req, 500, "out of memory");
+		else {
+			/* Exactly what `vigil scan --json` prints. */
+			size_t	n = strlen(json);
+			char	*line = vg_malloc(n + 2);
+
+			if (line == NULL)
+				reply_error(job->req, 500, "out of memory");
+			else {
+				memcpy(line, json, n);
+				line[n] = '\n';
+				reply_raw(job->req, 200, "application/json",
+				    line, n + 1);
+				vg_free(line);
+			}
+		}
+		job->req = NULL;
+		if (rc != VIGIL_OK)
+			vg_log_warnx("%s: verdict not stored", job->name);
+	}
+	vg_free(json);
+	job_free(job);
+}
+
+static void
+on_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct srv	*srv = arg;
+	void		*jobs[DONE_BATCH];
+	size_t		 n;
+
+	(void)fd;
+	(void)what;
+	n = srv_workq_done(srv->wq, jobs, DONE_BATCH);
+	for (size_t i = 0; i < n; i++)
+		job_complete(srv, jobs[i]);
+	dispatch(srv);
+	drain_check(srv);
+}
+
+/* Inbox dispatch ------------------------------------------------------ */
+
+/*
+ * Feeds pending inbox rows to the workers.  Inbox work fills at most half
+ * the queue so POST /v1/scan keeps room.  Crash suspects (see store.c) go
+ * first, one at a time with no other inbox work in flight, so a second
+ * crash blames only the object that caused it.
+ */
+static void
+dispatch(struct srv *srv)
+{
+	struct store_item	*items;
+	struct job		*job;
+	size_t			 want, waiting, n;
+	int			 suspects = 0;
+
+	if (srv->draining || srv->solo != NULL)
+		return;
+	want = srv_workq_capacity(srv->wq) / 2;
+	if (want == 0)
+		want = 1;
+	waiting = srv_workq_waiting(srv->wq);
+	if (waiting >= want)
+		return;
+	if (srv->suspects > 0) {
+		if (srv->ninflight > 0)
+			return;
+		if (store_inbox_claim(srv->st, 1, 1, &items, &n) != VIGIL_OK)
+			return;
+		if (n > 0)
+			suspects = 1;
+		else {
+			vg_free(items);
+			srv->suspects = 0;
+		}
+	}
+	if (!suspects && store_inbox_claim(srv->st, 0, want - waiting, &items,
+	    &n) != VIGIL_OK)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		job = job_new(srv, JOB_OBJECT);
+		if (job != NULL) {
+			job->item = items[i];
+			memset(&items[i], 0, sizeof(items[i]));
+			job->name = vg_malloc(strlen(job->item.bucket) +
+			    strlen(job->item.key) + 2);
+		}
+		if (job == NULL || job->name == NULL) {
+			(void)store_inbox_release(srv->st, job != NULL ?
+			    job->item.id : items[i].id);
+			job_free(job);
+			continue;
+		}
+		sprintf(job->name, "%s/%s", job->item.bucket, job->item.key);
+		if (job_submit(srv, job) != VIGIL_OK) {
+			(void)store_inbox_release(srv->st, job->item.id);
+			job_free(job);
+		} else if (suspects) {
+			vg_log_info("%s/%s was in the scanner at a crash; "
+			    "scanning it alone", job->item.bucket,
+			    job->item.key);
+			srv->solo = job;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		store_item_free(&items[i]);
+	vg_free(items);
+}
+
+static void
+on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	dispatch(arg);
+}
+
+/* Events: intake and group commit ------------------------------------- */
+
+char *
+srv_event_account(const struct vg_config *cfg, const struct source_event *ev,
+    const void *prefix_re, char *const *map)
+{
+	regmatch_t	m[2];
+
+	switch (cfg->account_from) {
+	case VG_ACCOUNT_OWNER:
+		return *ev->owner ? vg_strdup(ev->owner) : NULL;
+	case VG_ACCOUNT_UPLOADER:
+		return *ev->uploader ? vg_strdup(ev->uploader) : NULL;
+	case VG_ACCOUNT_PREFIX:
+		if (prefix_re == NULL || regexec(prefix_re, ev->key, 2, m, 0)
+		    != 0 || m[1].rm_so < 0)
+			return NULL;
+		return vg_strndup(ev->key + m[1].rm_so,
+		    (size_t)(m[1].rm_eo - m[1].rm_so));
+	case VG_ACCOUNT_MAP:
+		for (size_t i = 0; map != NULL && map[i] != NULL; i += 2)
+			if (strcmp(map[i], ev->bucket) == 0)
+				return vg_strdup(map[i + 1]);
+		return NULL;
+	}
+	return NULL;
+}
+
+static const char *const flavor_names[] = { "aws", "minio", "ceph" };
+
+/* Applies one intake's events inside the open transaction. */
+static enum vigil_err
+intake_apply(struct srv *srv, struct intake *in, json_t *counts)
+{
+	struct source_event	*e;
+	struct store_item	 it;
+	enum vigil_err		 rc = VIGIL_OK;
+	int			 added, n;
+	json_int_t		 acc = 0, dup = 0, can = 0, ign = 0;
+
+	for (size_t i = 0; i < in->evs->n && rc == VIGIL_OK; i++) {
+		e = &in->evs->ev[i];
+		if (e->kind == SOURCE_EV_REMOVED) {
+			if ((rc = store_inbox_cancel(srv->st, e->bucket, e->key,
+			    &n)) == VIGIL_OK)
+				can += n;
+			continue;
+		}
+		if (e->kind != SOURCE_EV_CREATED) {
+			ign++;
+			continue;
+		}
+		memset(&it, 0, sizeof(it));
+		it.bucket = e->bucket;
+		it.key = e->key;
+		it.etag = e->etag;
+		it.version_id = e->version_id;
+		it.sequencer = e->sequencer;
+		it.source = (char *)flavor_names[e->flavor];
+		it.size = e->size;
+		it.received = wallclock();
+		it.dedup = source_event_dedup(e);
+		it.account = srv_event_account(srv->cfg, e,
+		    srv->have_re ? &srv->prefix_re : NULL, srv->acct_map);
+		if (it.dedup == NULL)
+			rc = VIGIL_E_NOMEM;
+		else if ((rc = store_inbox_add(srv->st, &it, &added)) ==
+		    VIGIL_OK) {
+			if (added)
+				acc++;
+			else
+				dup++;
+		}
+		vg_free(it.dedup);
+		vg_free(it.account);
+	}
+	json_object_set_new(counts, "accepted", json_integer(acc));
+	json_object_set_new(counts, "duplicates", json_integer(dup));
+	json_object_set_new(counts, "cancelled", json_integer(can));
+	json_object_set_new(counts, "ignored", json_integer(ign));
+	return rc;
+}
+
+/* Commits every waiting event request in one transaction, then answers. */
+static void
+commit_batch(struct srv *srv)
+{
+	json_t		*counts[BATCH_MAX];
+	enum vigil_err	 rc;
+	size_t		 n = srv->nbatch;
+
+	if (n == 0)
+		return;
+	for (size_t i = 0; i < n; i++)
+		counts[i] = json_object();
+	rc = store_begin(srv->st);
+	for (size_t i = 0; i < n && rc == VIGIL_OK; i++)
+		rc = counts[i] == NULL ? VIGIL_E_NOMEM :
+		    intake_apply(srv, &srv->batch[i], counts[i]);
+	if (rc == VIGIL_OK)
+		rc = store_commit(srv->st);
+	if (rc != VIGIL_OK) {
+		store_rollback(srv->st);
+		vg_log_warnx("events not committed: %s", vigil_strerror(rc));
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (rc == VIGIL_OK) {
+			srv->m.events_accepted += (uint64_t)json_integer_value(
+			    json_object_get(counts[i], "accepted"));
+			srv->m.events_duplicate += (uint64_t)json_integer_value(
+			    json_object_get(counts[i], "duplicates"));
+			srv->m.events_cancelled += (uint64_t)json_integer_value(
+			    json_object_get(counts[i], "cancelled"));
+			reply_json(srv->batch[i].req, 202, counts[i]);
+		} else {
+			json_decref(counts[i]);
+			reply_error(srv->batch[i].req, 503,
+			    "events not stored; retry");
+		}
+		source_events_free(srv->batch[i].evs);
+	}
+	srv->nbatch = 0;
+	dispatch(srv);
+}
+
+static void
+on_commit(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	commit_batch(arg);
+}
+
+/* Reads the whole request body into a new NUL-terminated string. */
+static char *
+body_string(struct evhttp_request *req, size_t *lenp)
+{
+	struct evbuffer	*b = evhttp_request_get_input_buffer(req);
+	size_t		 len = evbuffer_get_length(b);
+	char		*s;
+
+	if ((s = vg_malloc(len + 1)) == NULL)
+		return NULL;
+	evbuffer_copyout(b, s, len);
+	s[len] = '\0';
+	*lenp = len;
+	return s;
+}
+
+static void
+handle_events(struct srv *srv, struct evhttp_request *req)
+{
+	struct source_events	*evs;
+	struct timeval		 tv;
+	char			*body, err[256];
+	size_t			 len;
+	enum vigil_err		 rc;
+
+	if ((body = body_string(req, &len)) == NULL) {
+		reply_error(req, 500, "out of memory");
+		return;
+	}
+	rc = source_event_parse(body, len, &evs, err, sizeof(err));
+	vg_free(body);
+	if (rc != VIGIL_OK) {
+		reply_error(req, rc == VIGIL_E_NOMEM ? 500 : 400,
+		    rc == VIGIL_E_NOMEM ? "out of memory" : err);
+		return;
+	}
+	if (evs->test) {
+		source_events_free(evs);
+		reply_json(req, 200, json_pack("{sb}", "test", 1));
+		return;
+	}
+	srv->batch[srv->nbatch].req = req;
+	srv->batch[srv->nbatch].evs = evs;
+	if (++srv->nbatch == BATCH_MAX) {
+		event_del(srv->ev_commit);
+		commit_batch(srv);
+		return;
+	}
+	if (!evtimer_pending(srv->ev_commit, NULL)) {
+		tv.tv_sec = 0;
+		tv.tv_usec = (suseconds_t)srv->cfg->commit_delay_ms * 1000;
+		evtimer_add(srv->ev_commit, &tv);
+	}
+}
+
+/* POST /v1/scan ------------------------------------------------------- */
+
+/* Copies the request body into a new memfd; -1 on failure. */
+static int
+spool_body(struct evhttp_request *req)
+{
+	struct evbuffer		*b = evhttp_request_get_input_buffer(req);
+	struct evbuffer_iovec	 v[16];
+	int			 fd, n;
+	ssize_t			 w;
+
+	if ((fd = memfd_create("vigil-body", MFD_CLOEXEC)) == -1)
+		return -1;
+	while (evbuffer_get_length(b) > 0) {
+		n = evbuffer_peek(b, -1, NULL, v, 16);
+		if (n > 16)
+			n = 16;
+		for (int i = 0; i < n; i++) {
+			char	*p = v[i].iov_base;
+			size_t	 left = v[i].iov_len;
+
+			while (left > 0) {
+				if ((w = write(fd, p, left)) == -1) {
+					if (errno == EINTR)
+						continue;
+					close(fd);
+					return -1;
+				}
+				p += w;
+				left -= (size_t)w;
+			}
+			evbuffer_drain(b, v[i].iov_len);
+		}
+	}
+	return fd;
+}
+
+static void
+handle_scan(struct srv *srv, struct evhttp_request *req)
+{
+	struct evkeyvalq	 q;
+	const char		*query, *name, *account;
+	struct job		*job;
+
+	if (evbuffer_get_length(evhttp_request_get_input_buffer(req)) >
+	    srv->cfg->max_body) {
+		reply_error(req, 413, "body larger than max_body");
+		return;
+	}
+	TAILQ_INIT(&q);
+	query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+	if (query != NULL && evhttp_parse_query_str(query, &q) != 0) {
+		reply_error(req, 400, "malformed query string");
+		return;
+	}
+	name = evhttp_find_header(&q, "name");
+	account = evhttp_find_header(&q, "account");
+	if ((job = job_new(srv, JOB_BODY)) == NULL ||
+	    (job->name = vg_strdup(name != NULL ? name : "upload")) == NULL ||
+	    (account != NULL && (job->account = vg_strdup(account)) ==
+	    NULL)) {
+		evhttp_clear_headers(&q);
+		job_free(job);
+		reply_error(req, 500, "out of memory");
+		return;
+	}
+	evhttp_clear_headers(&q);
+	if (srv_workq_waiting(srv->wq) >= srv_workq_capacity(srv->wq)) {
+		job_free(job);
+		srv->m.refused++;
+		reply_error(req, 503, "scan queue full; retry later");
+		return;
+	}
+	if ((job->fd = spool_body(req)) == -1) {
+		vg_log_warn("spooling a request body");
+		job_free(job);
+		reply_error(req, 500, "cannot spool the body");
+		return;
+	}
+	job->req = req;
+	if (job_submit(srv, job) != VIGIL_OK) {
+		job->req = NULL;
+		job_free(job);
+		srv->m.refused++;
+		reply_error(req, 503, "scan queue full; retry later");
+	}
+}
+
+/* GET /v1/objects/{bucket}/{key} -------------------------------------- */
+
+static json_t *
+iso_time(double t)
+{
+	char		buf[40];
+	struct tm	tm;
+	time_t		s = (time_t)t;
+
+	gmtime_r(&s, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return json_string(buf);
+}
+
+static json_t *
+jstr_or_null(const char *s)
+{
+	return s != NULL ? json_string(s) : json_null();
+}
+
+static void
+handle_object(struct srv *srv, struct evhttp_request *req, const char *rest)
+{
+	struct store_verdict	*v;
+	json_t			*out, *res;
+	char			*path, *slash;
+	size_t			 len;
+	enum vigil_err		 rc;
+
+	if ((path = evhttp_uridecode(rest, 0, &len)) == NULL) {
+		reply_error(req, 500, "out of memory");
+		return;
+	}
+	if (strlen(path) != len || (slash = strchr(path, '/')) == NULL) {
+		free(path);
+		reply_error(req, 400, "expected /v1/objects/BUCKET/KEY");
+		return;
+	}
+	*slash = '\0';
+	if (!source_bucket_valid(path) || !source_key_valid(slash + 1,
+	    strlen(slash + 1))) {
+		free(path);
+		reply_error(req, 400, "refused bucket or key");
+		return;
+	}
+	rc = store_verdict_get(srv->st, path, slash + 1, &v);
+	free(path);
+	if (rc == VIGIL_E_NOTFOUND) {
+		reply_error(req, 404, "no verdict for this object");
+		return;
+	}
+	if (rc != VIGIL_OK) {
+		reply_error(req, 500, vigil_strerror(rc));
+		return;
+	}
+	res = json_loads(v->result, 0, NULL);
+	out = json_object();
+	if (out != NULL) {
+		json_object_set_new(out, "bucket", json_string(v->bucket));
+		json_object_set_new(out, "key", json_string(v->key));
+		json_object_set_new(out, "object", json_string(v->name));
+		json_object_set_new(out, "etag", jstr_or_null(v->etag));
+		json_object_set_new(out, "version_id",
+		    jstr_or_null(v->version_id));
+		json_object_set_new(out, "account", jstr_or_null(v->account));
+		json_object_set_new(out, "size", json_integer(
+		    (json_int_t)v->size));
+		json_object_set_new(out, "sha256", json_string(v->sha256));
+		json_object_set_new(out, "ruleset", json_string(v->ruleset));
+		json_object_set_new(out, "verdict", json_string(v->verdict));
+		json_object_set_new(out, "matches", json_deep_copy(
+		    json_object_get(res, "matches")));
+		json_object_set_new(out, "problems", json_deep_copy(
+		    json_object_get(res, "problems")));
+		json_object_set_new(out, "received", iso_time(v->received));
+		json_object_set_new(out, "scanned", iso_time(v->scanned));
+	}
+	json_decref(res);
+	store_verdict_free(v);
+	reply_json(req, 200, out);
+}
+
+/* Rules --------------------------------------------------------------- */
+
+static json_t *
+rules_json(const struct eng_ruleset *rs)
+{
+	size_t	 counts[ENG_NCLAUSES];
+	json_t	*o, *c;
+
+	eng_ruleset_clause_counts(rs, counts);
+	if ((c = json_object()) == NULL)
+		return NULL;
+	for (size_t i = 0; i < ENG_NCLAUSES; i++)
+		json_object_set_new(c, eng_clauses[i],
+		    json_integer((json_int_t)counts[i]));
+	o = json_pack("{sssIso}", "version", eng_ruleset_version(rs),
+	    "rules", (json_int_t)eng_ruleset_nrules(rs), "clauses", c);
+	return o;
+}
+
+static void *
+reload_thread(void *arg)
+{
+	struct srv	*srv = arg;
+	uint64_t	 one = 1;
+
+	srv->reload.err = eng_ruleset_compile(srv->cfg->rules, ENG_MODE_AUTO,
+	    &srv->reload.rs, &srv->reload.diag);
+	(void)!write(srv->reload.efd, &one, sizeof(one));
+	return NULL;
+}
+
+/* Starts a background compile; req (may be NULL) waits for the outcome. */
+static void
+reload_start(struct srv *srv, struct evhttp_request *req)
+{
+	if (req != NULL) {
+		if (srv->reload.nwaiters == RELOAD_WAITERS) {
+			reply_error(req, 503, "too many reload requests");
+			return;
+		}
+		srv->reload.waiters[srv->reload.nwaiters++] = req;
+	}
+	if (srv->reload.running)
+		return;
+	srv->reload.rs = NULL;
+	memset(&srv->reload.diag, 0, sizeof(srv->reload.diag));
+	if (pthread_create(&srv->reload.th, NULL, reload_thread, srv) != 0) {
+		vg_log_warnx("rules reload: cannot start a thread");
+		for (size_t i = 0; i < srv->reload.nwaiters; i++)
+			reply_error(srv->reload.waiters[i], 500,
+			    "cannot start a thread");
+		srv->reload.nwaiters = 0;
+		return;
+	}
+	srv->reload.running = 1;
+	vg_log_info("rules reload: compiling %s", srv->cfg->rules);
+}
+
+static void
+on_reload_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct srv	*srv = arg;
+	struct eng_diag	*d = &srv->reload.diag;
+	uint64_t	 v;
+	char		 msg[2048];
+	json_t		*j;
+
+	(void)what;
+	(void)!read(fd, &v, sizeof(v));
+	if (!srv->reload.running)
+		return;
+	pthread_join(srv->reload.th, NULL);
+	srv->reload.running = 0;
+	if (srv->reload.err == VIGIL_OK) {
+		eng_ruleset_unref(srv->rs);
+		srv->rs = srv->reload.rs;
+		srv->reload.rs = NULL;
+		srv->m.reloads_ok++;
+		vg_log_info("rules reloaded: version %.16s, %zu rules",
+		    eng_ruleset_version(srv->rs), eng_ruleset_nrules(srv->rs));
+	} else {
+		if (d->line > 0)
+			snprintf(msg, sizeof(msg), "%s:%d:%d: %s", d->file,
+			    d->line, d->column, d->msg);
+		else
+			snprintf(msg, sizeof(msg), "%s: %s", d->file[0] ?
+			    d->file : srv->cfg->rules, d->msg[0] ? d->msg :
+			    vigil_strerror(srv->reload.err));
+		srv->m.reloads_failed++;
+		vg_log_warnx("rules reload failed, keeping version %.16s: %s",
+		    eng_ruleset_version(srv->rs), msg);
+	}
+	for (size_t i = 0; i < srv->reload.nwaiters; i++) {
+		if (srv->reload.err == VIGIL_OK) {
+			j = rules_json(srv->rs);
+			if (j != NULL)
+				json_object_set_new(j, "reloaded",
+				    json_true());
+			reply_json(srv->reload.waiters[i], 200, j);
+		} else {
+			j = json_pack("{ssss}", "error", msg, "version",
+			    eng_ruleset_version(srv->rs));
+			reply_json(srv->reload.waiters[i], 422, j);
+		}
+	}
+	srv->reload.nwaiters = 0;
+}
+
+/* Health and metrics -------------------------------------------------- */
+
+static void
+handle_readyz(struct srv *srv, struct evhttp_request *req)
+{
+	int	rules = srv->rs != NULL, store = store_ping(srv->st) ==
+		    VIGIL_OK;
+
+	reply_json(req, rules && store && !srv->draining ? 200 : 503,
+	    json_pack("{sbsbsb}", "ready", rules && store && !srv->draining,
+	    "rules", rules, "store", store));
+}
+
+static void
+handle_metrics(struct srv *srv, struct evhttp_request *req)
+{
+	struct vg_buf	 b;
+	int64_t		 pending = 0;
+	double		 age = 0;
+	uint64_t	 cum = 0;
+
+	(void)store_inbox_stats(srv->st, &pending, &age);
+	vg_buf_init(&b, 1 << 20);
+	(void)vg_buf_addf(&b,
+	    "# HELP vigil_events_accepted_total Object events stored in the "
+	    "inbox.\n# TYPE vigil_events_accepted_total counter\n"
+	    "vigil_events_accepted_total %llu\n"
+	    "# HELP vigil_events_duplicate_total Events already in the inbox."
+	    "\n# TYPE vigil_events_duplicate_total counter\n"
+	    "vigil_events_duplicate_total %llu\n"
+	    "# HELP vigil_events_cancelled_total Pending scans cancelled by "
+	    "ObjectRemoved.\n# TYPE vigil_events_cancelled_total counter\n"
+	    "vigil_events_cancelled_total %llu\n"
+	    "# HELP vigil_scans_total Scans finished, by verdict.\n"
+	    "# TYPE vigil_scans_total counter\n",
+	    (unsigned long long)srv->m.events_accepted,
+	    (unsigned long long)srv->m.events_duplicate,
+	    (unsigned long long)srv->m.events_cancelled);
+	for (int v = 0; v < 4; v++)
+		(void)vg_buf_addf(&b, "vigil_scans_total{verdict=\"%s\"} "
+		    "%llu\n", vigil_verdict_name((enum vigil_verdict)v),
+		    (unsigned long long)srv->m.scans[v]);
+	(void)vg_buf_addf(&b,
+	    "# HELP vigil_cache_hits_total Verdicts reused for content already "
+	    "judged\n# by the same ruleset.\n"
+	    "# TYPE vigil_cache_hits_total counter\nvigil_cache_hits_total "
+	    "%llu\n"
+	    "# HELP vigil_bytes_scanned_total Bytes examined, all layers.\n"
+	    "# TYPE vigil_bytes_scanned_total counter\n"
+	    "vigil_bytes_scanned_total %llu\n"
+	    "# HELP vigil_queue_depth Scans waiting for a worker.\n"
+	    "# TYPE vigil_queue_depth gauge\nvigil_queue_depth %zu\n"
+	    "# HELP vigil_scans_in_flight Scans queued or running.\n"
+	    "# TYPE vigil_scans_in_flight gauge\nvigil_scans_in_flight %zu\n"
+	    "# HELP vigil_refused_total Requests refused with 503 for a full "
+	    "queue.\n# TYPE vigil_refused_total counter\n"
+	    "vigil_refused_total %llu\n"
+	    "# HELP vigil_rule_reloads_total Rule reloads by outcome.\n"
+	    "# TYPE vigil_rule_reloads_total counter\n"
+	    "vigil_rule_reloads_total{result=\"ok\"} %llu\n"
+	    "vigil_rule_reloads_total{result=\"failed\"} %llu\n"
+	    "# HELP vigil_inbox_pending Inbox events not yet scanned.\n"
+	    "# TYPE vigil_inbox_pending gauge\nvigil_inbox_pending %lld\n"
+	    "# HELP vigil_inbox_oldest_age_seconds Age of the oldest "
+	    "unscanned inbox event.\n"
+	    "# TYPE vigil_inbox_oldest_age_seconds gauge\n"
+	    "vigil_inbox_oldest_age_seconds %.3f\n"
+	    "# HELP vigil_scan_duration_seconds Time per scan.\n"
+	    "# TYPE vigil_scan_duration_seconds histogram\n",
+	    (unsigned long long)srv->m.cache_hits,
+	    (unsigned long long)srv->m.bytes_scanned,
+	    srv_workq_waiting(srv->wq), srv->ninflight,
+	    (unsigned long long)srv->m.refused,
+	    (unsigned long long)srv->m.reloads_ok,
+	    (unsigned long long)srv->m.reloads_failed,
+	    (long long)pending, age);
+	for (size_t i = 0; i < NBOUNDS; i++) {
+		cum += srv->m.latency[i];
+		(void)vg_buf_addf(&b, "vigil_scan_duration_seconds_bucket"
+		    "{le=\"%g\"} %llu\n", latency_bounds[i],
+		    (unsigned long long)cum);
+	}
+	cum += srv->m.latency[NBOUNDS];
+	if (vg_buf_addf(&b, "vigil_scan_duration_seconds_bucket{le=\"+Inf\"} "
+	    "%llu\nvigil_scan_duration_seconds_sum %.6f\n"
+	    "vigil_scan_duration_seconds_count %llu\n",
+	    (unsigned long long)cum, srv->m.latency_sum,
+	    (unsigned long long)srv->m.latency_count) != VIGIL_OK)
+		reply_error(req, 500, "out of memory");
+	else
+		reply_raw(req, 200, "text/plain; version=0.0.4", b.data,
+		    b.len);
+	vg_buf_free(&b);
+}
+
+/* Routing ------------------------------------------------------------- */
+
+static void
+route(struct evhttp_request *req, void *arg)
+{
+	struct srv		*srv = arg;
+	enum evhttp_cmd_type	 m = evhttp_request_get_command(req);
+	const char		*path;
+
+	if (!conn_admit(srv, req))
+		return;
+	path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+	if (path == NULL)
+		path = "/";
+	if (srv->draining) {
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Connection", "close");
+		reply_error(req, 503, "shutting down");
+		return;
+	}
+	if (strcmp(path, "/healthz") == 0) {
+		if (m != EVHTTP_REQ_GET)
+			goto method;
+		reply_json(req, 200, json_pack("{ss}", "status", "ok"));
+	} else if (strcmp(path, "/readyz") == 0) {
+		if (m != EVHTTP_REQ_GET)
+			goto method;
+		if (authorize(srv, req, ROLE_ANY))
+			handle_readyz(srv, req);
+	} else if (strcmp(path, "/metrics") == 0) {
+		if (m != EVHTTP_REQ_GET)
+			goto method;
+		if (authorize(srv, req, ROLE_MOD | ROLE_ADMIN))
+			handle_metrics(srv, req);
+	} else if (strcmp(path, "/v1/scan") == 0) {
+		if (m != EVHTTP_REQ_POST)
+			goto method;
+		if (authorize(srv, req, ROLE_ANY))
+			handle_scan(srv, req);
+	} else if (strcmp(path, "/v1/events") == 0) {
+		if (m != EVHTTP_REQ_POST)
+			goto method;
+		if (authorize(srv, req, ROLE_HOOK | ROLE_ADMIN))
+			handle_events(srv, req);
+	} else if (strcmp(path, "/v1/rules") == 0) {
+		if (m != EVHTTP_REQ_GET)
+			goto method;
+		if (authorize(srv, req, ROLE_ANY))
+			reply_json(req, 200, rules_json(srv->rs));
+	} else if (strcmp(path, "/v1/rules/reload") == 0) {
+		if (m != EVHTTP_REQ_POST)
+			goto method;
+		if (authorize(srv, req, ROLE_ADMIN))
+			reload_start(srv, req);
+	} else if (strncmp(path, "/v1/objects/", 12) == 0) {
+		if (m != EVHTTP_REQ_GET)
+			goto method;
+		if (authorize(srv, req, ROLE_MOD | ROLE_ADMIN))
+			handle_object(srv, req, path + 12);
+	} else
+		reply_error(req, 404, "no such endpoint");
+	return;
+method:
+	reply_error(req, 405, "method not allowed");
+}
+
+/* Signals and draining ------------------------------------------------ */
+
+static void
+drain_check(struct srv *srv)
+{
+	/* A moment more of the loop lets the last replies reach clients. */
+	struct timeval	flush = { 0, 200000 };
+
+	if (srv->draining == 1 && srv->ninflight == 0) {
+		vg_log_info("drained; exiting");
+		srv->draining = 2;
+		event_base_loopexit(srv->base, &flush);
+	}
+}
+
+static void
+on_drain_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct srv	*srv = arg;
+
+	(void)fd;
+	(void)what;
+	vg_log_warnx("drain deadline passed with %zu scans in flight",
+	    srv->ninflight);
+	event_base_loopbreak(srv->base);
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct srv	*srv = arg;
+	struct timeval	 tv;
+
+	(void)what;
+	if (sig == SIGHUP) {
+		reload_start(srv, NULL);
+		return;
+	}
+	if (srv->draining)
+		return;
+	vg_log_info("%s: no longer accepting; draining %zu scans",
+	    sig == SIGTERM ? "SIGTERM" : "SIGINT", srv->ninflight);
+	srv->draining = 1;
+	if (srv->bound != NULL) {
+		evhttp_del_accept_socket(srv->http, srv->bound);
+		srv->bound = NULL;
+	}
+	/* Events already read were promised a commit. */
+	event_del(srv->ev_commit);
+	commit_batch(srv);
+	tv.tv_sec = (time_t)srv->cfg->drain_timeout;
+	tv.tv_usec = 0;
+	evtimer_add(srv->ev_drain, &tv);
+	drain_check(srv);
+}
+
+/* Start-up ------------------------------------------------------------ */
+
+static int
+mkdir_p(const char *path, mode_t mode)
+{
+	char	buf[4096];
+	size_t	n = strlen(path);
+
+	if (n == 0 || n >= sizeof(buf))
+		return -1;
+	memcpy(buf, path, n + 1);
+	for (char *p = buf + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, mode) == -1 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) == -1 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+/*
+ * With no token configured, an admin token is made once and kept in
+ * STATE_DIR/admin.token (0600) so an operator can read it and add real
+ * tokens to the config.
+ */
+static int
+admin_token(struct srv *srv)
+{
+	const char	*dir = srv->cfg->state_dir;
+	unsigned char	 rnd[32];
+	char		 path[4096], hex[65];
+	ssize_t		 n;
+	int		 fd, created = 0;
+
+	snprintf(path, sizeof(path), "%s/admin.token", dir);
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) != -1) {
+		n = read(fd, hex, sizeof(hex) - 1);
+		close(fd);
+		while (n > 0 && (hex[n - 1] == '\n' || hex[n - 1] == ' '))
+			n--;
+		if (n < 16) {
+			vg_log_warnx("%s: too short to be a token", path);
+			return -1;
+		}
+		hex[n] = '\0';
+	} else {
+		if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+			vg_log_warn("getrandom");
+			return -1;
+		}
+		for (size_t i = 0; i < sizeof(rnd); i++)
+			snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+		    O_CLOEXEC, 0600);
+		if (fd == -1 || write(fd, hex, 64) != 64 ||
+		    write(fd, "\n", 1) != 1) {
+			vg_log_warn("%s", path);
+			if (fd != -1)
+				close(fd);
+			return -1;
+		}
+		close(fd);
+		created = 1;
+		vg_log_info("no tokens configured: created an admin token in "
+		    "%s", path);
+	}
+	if ((srv->admin.secret = vg_strdup(hex)) == NULL)
+		return -1;
+	srv->admin.role = VG_ROLE_ADMIN;
+	if (!created)
+		vg_log_info("no tokens configured: the admin token is in %s",
+		    path);
+	return 0;
+}
+
+static int
+load_account_map(struct srv *srv)
+{
+	FILE	*f;
+	char	 line[1024], b[512], a[512];
+	size_t	 n = 0;
+	char	**m;
+
+	if ((f = fopen(srv->cfg->account_map, "r")) == NULL) {
+		vg_log_warn("account_map %s", srv->cfg->account_map);
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (line[0] == '#' || sscanf(line, "%511s %511s", b, a) != 2)
+			continue;
+		if ((m = vg_reallocarray(srv->acct_map, n + 3,
+		    sizeof(char *))) == NULL)
+			break;
+		srv->acct_map = m;
+		m[n] = vg_strdup(b);
+		m[n + 1] = vg_strdup(a);
+		m[n + 2] = NULL;
+		n += 2;
+	}
+	fclose(f);
+	return 0;
+}
+
+static int
+write_port(struct srv *srv, const char *host, unsigned port)
+{
+	char	path[4096], tmp[4096];
+	FILE	*f;
+
+	snprintf(path, sizeof(path), "%s/port", srv->cfg->state_dir);
+	snprintf(tmp, sizeof(tmp), "%s/port.tmp", srv->cfg->state_dir);
+	if ((f = fopen(tmp, "w")) == NULL)
+		return -1;
+	fprintf(f, "%u\n", port);
+	if (fclose(f) != 0 || rename(tmp, path) == -1)
+		return -1;
+	vg_log_info("listening on %s%s%s:%u", strchr(host, ':') ? "[" : "",
+	    host, strchr(host, ':') ? "]" : "", port);
+	return 0;
+}
+
+static int
+listen_http(struct srv *srv)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		sl = sizeof(ss);
+	char			host[256];
+	uint16_t		port;
+	unsigned		bound;
+
+	(void)vg_config_split_listen(srv->cfg->listen, host, sizeof(host),
+	    &port);
+	srv->bound = evhttp_bind_socket_with_handle(srv->http, host, port);
+	if (srv->bound == NULL) {
+		vg_log_warn("cannot listen on %s", srv->cfg->listen);
+		return -1;
+	}
+	if (getsockname(evhttp_bound_socket_get_fd(srv->bound),
+	    (struct sockaddr *)&ss, &sl) == -1)
+		return -1;
+	bound = ss.ss_family == AF_INET6 ?
+	    ntohs(((struct sockaddr_in6 *)&ss)->sin6_port) :
+	    ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	if (write_port(srv, host, bound) == -1) {
+		vg_log_warn("writing %s/port", srv->cfg->state_dir);
+		return -1;
+	}
+	return 0;
+}
+
+/* Scans left running by a crash: run again, or "error" after two. */
+static void
+recover_inbox(struct srv *srv)
+{
+	struct store_item	*poison;
+	struct job		*job;
+	size_t			 n;
+	char			*json;
+
+	if (store_inbox_recover(srv->st, MAX_ATTEMPTS, &poison, &n) !=
+	    VIGIL_OK)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		vg_log_warnx("%s/%s crashed the scanner %d times; verdict "
+		    "error", poison[i].bucket, poison[i].key,
+		    poison[i].attempts);
+		if ((job = job_new(srv, JOB_OBJECT)) == NULL)
+			break;
+		job->item = poison[i];
+		memset(&poison[i], 0, sizeof(poison[i]));
+		job->name = vg_malloc(strlen(job->item.bucket) +
+		    strlen(job->item.key) + 2);
+		if (job->name != NULL) {
+			sprintf(job->name, "%s/%s", job->item.bucket,
+			    job->item.key);
+			job->rs = eng_ruleset_ref(srv->rs);
+			(void)eng_result_new_problem(job->name, VIGIL_R_IO,
+			    "the scanner crashed on this object twice",
+			    &job->res);
+		}
+		json = job->res != NULL ? eng_result_json(job->res) : NULL;
+		if (json != NULL) {
+			srv->m.scans[job->res->verdict]++;
+			(void)save_verdict(srv, job, json);
+		}
+		vg_free(json);
+		job_free(job);
+	}
+	for (size_t i = 0; i < n; i++)
+		store_item_free(&poison[i]);
+	vg_free(poison);
+	/* Anything else left running is now a suspect: see dispatch(). */
+	srv->suspects = 1;
+}
+
+static unsigned
+worker_count(const struct vg_config *cfg)
+{
+	long	n;
+
+	if (cfg->workers > 0)
+		return (unsigned)cfg->workers;
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (unsigned)n : 1;
+}
+
+static void
+drop_job(void *arg)
+{
+	job_free(arg);
+}
+
+int
+srv_main(const struct vg_config *cfg)
+{
+	struct srv	 srv_, *srv = &srv_;
+	struct eng_diag	 d;
+	char		 err[512];
+	const int	 sigs[3] = { SIGHUP, SIGTERM, SIGINT };
+	int		 status = 3;
+	enum vigil_err	 rc;
+
+	memset(srv, 0, sizeof(*srv));
+	srv->cfg = cfg;
+	srv->reload.efd = -1;
+	srv->started = wallclock();
+	signal(SIGPIPE, SIG_IGN);
+
+	/* Open state, rules and sockets; nothing listens anew later. */
+	if (mkdir_p(cfg->state_dir, 0700) == -1 ||
+	    mkdir_p(cfg->buckets, 0750) == -1) {
+		vg_log_warn("creating %s", errno == 0 ? cfg->state_dir :
+		    cfg->state_dir);
+		goto out;
+	}
+	if ((rc = store_open(cfg->state_dir, &srv->st, err, sizeof(err))) !=
+	    VIGIL_OK) {
+		vg_log_warnx("store: %s", err);
+		goto out;
+	}
+	if (cfg->ntokens == 0 && admin_token(srv) == -1)
+		goto out;
+	if (cfg->account_from == VG_ACCOUNT_PREFIX) {
+		if (regcomp(&srv->prefix_re, cfg->account_prefix,
+		    REG_EXTENDED) != 0) {
+			vg_log_warnx("account_prefix: bad regular expression");
+			goto out;
+		}
+		srv->have_re = 1;
+	}
+	if (cfg->account_from == VG_ACCOUNT_MAP && load_account_map(srv) == -1)
+		goto out;
+	srv->src = source_backend_find("local");
+	if (srv->src->open(cfg->buckets, &srv->src_state) != VIGIL_OK) {
+		vg_log_warn("buckets %s", cfg->buckets);
+		goto out;
+	}
+	if ((rc = eng_ruleset_compile(cfg->rules, ENG_MODE_AUTO, &srv->rs,
+	    &d)) != VIGIL_OK) {
+		if (d.line > 0)
+			vg_log_warnx("rules: %s:%d:%d: %s", d.file, d.line,
+			    d.column, d.msg);
+		else
+			vg_log_warnx("rules: %s: %s", d.file[0] ? d.file :
+			    cfg->rules, d.msg[0] ? d.msg : vigil_strerror(rc));
+		goto out;
+	}
+	vg_log_info("rules %s: version %.16s, %zu rules", cfg->rules,
+	    eng_ruleset_version(srv->rs), eng_ruleset_nrules(srv->rs));
+	if ((srv->conns = vg_calloc(cfg->max_connections,
+	    sizeof(*srv->conns))) == NULL)
+		goto out;
+	if ((srv->base = event_base_new()) == NULL ||
+	    (srv->http = evhttp_new(srv->base)) == NULL)
+		goto out;
+	evhttp_set_max_body_size(srv->http, (ev_ssize_t)cfg->max_body);
+	evhttp_set_max_headers_size(srv->http, 16384);
+	evhttp_set_timeout(srv->http, (int)cfg->timeout);
+	evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET |
+	    EVHTTP_REQ_POST | EVHTTP_REQ_HEAD);
+	evhttp_set_gencb(srv->http, route, srv);
+	if (listen_http(srv) == -1)
+		goto out;
+	if ((rc = srv_workq_new(&workq_ops, srv, worker_count(cfg),
+	    (size_t)cfg->queue_size, &srv->wq)) != VIGIL_OK) {
+		vg_log_warnx("workers: %s", vigil_strerror(rc));
+		goto out;
+	}
+	if ((srv->reload.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1)
+		goto out;
+	srv->ev_done = event_new(srv->base, srv_workq_fd(srv->wq),
+	    EV_READ | EV_PERSIST, on_done, srv);
+	srv->ev_reload = event_new(srv->base, srv->reload.efd,
+	    EV_READ | EV_PERSIST, on_reload_done, srv);
+	srv->ev_commit = evtimer_new(srv->base, on_commit, srv);
+	srv->ev_drain = evtimer_new(srv->base, on_drain_deadline, srv);
+	srv->ev_tick = event_new(srv->base, -1, EV_PERSIST, on_tick, srv);
+	for (int i = 0; i < 3; i++)
+		srv->ev_sig[i] = evsignal_new(srv->base, sigs[i], on_signal,
+		    srv);
+	if (srv->ev_done == NULL || srv->ev_reload == NULL ||
+	    srv->ev_commit == NULL || srv->ev_drain == NULL ||
+	    srv->ev_tick == NULL || srv->ev_sig[0] == NULL ||
+	    srv->ev_sig[1] == NULL || srv->ev_sig[2] == NULL)
+		goto out;
+	event_add(srv->ev_done, NULL);
+	event_add(srv->ev_reload, NULL);
+	event_add(srv->ev_tick, &(struct timeval){ 1, 0 });
+	for (int i = 0; i < 3; i++)
+		event_add(srv->ev_sig[i], NULL);
+
+	recover_inbox(srv);
+	dispatch(srv);
+	vg_log_info("serving with %u workers, queue %llu",
+	    worker_count(cfg), (unsigned long long)cfg->queue_size);
+	event_base_dispatch(srv->base);
+	status = 0;
+
+	if (srv->ninflight > 0) {
+		/*
+		 * The deadline passed: answer held requests, give unfinished
+		 * inbox rows their attempt back (no crash happened), and
+		 * leave without joining workers still inside a scan.
+		 */
+		for (struct job *j = srv->inflight; j != NULL; j = j->next) {
+			if (j->kind == JOB_OBJECT)
+				(void)store_inbox_release(srv->st, j->item.id);
+			else if (j->req != NULL)
+				reply_error(j->req, 503, "shutting down");
+		}
+		store_close(srv->st);
+		vg_log_info("exiting with %zu scans abandoned", srv->ninflight);
+		_exit(0);
+	}
+out:
+	if (srv->reload.running)
+		pthread_join(srv->reload.th, NULL);
+	if (srv->reload.rs != NULL)
+		eng_ruleset_unref(srv->reload.rs);
+	for (size_t i = 0; i < srv->reload.nwaiters; i++)
+		reply_error(srv->reload.waiters[i], 503, "shutting down");
+	srv_workq_free(srv->wq, drop_job);
+	for (int i = 0; i < 3; i++)
+		if (srv->ev_sig[i] != NULL)
+			event_free(srv->ev_sig[i]);
+	if (srv->ev_done != NULL)
+		event_free(srv->ev_done);
+	if (srv->ev_reload != NULL)
+		event_free(srv->ev_reload);
+	if (srv->ev_commit != NULL)
+		event_free(srv->ev_commit);
+	if (srv->ev_drain != NULL)
+		event_free(srv->ev_drain);
+	if (srv->ev_tick != NULL)
+		event_free(srv->ev_tick);
+	if (srv->http != NULL)
+		evhttp_free(srv->http);
+	if (srv->base != NULL)
+		event_base_free(srv->base);
+	if (srv->reload.efd != -1)
+		close(srv->reload.efd);
+	vg_free(srv->conns);
+	if (srv->rs != NULL)
+		eng_ruleset_unref(srv->rs);
+	if (srv->src != NULL && srv->src_state != NULL)
+		srv->src->close(srv->src_state);
+	for (size_t i = 0; srv->acct_map != NULL && srv->acct_map[i]; i++)
+		vg_free(srv->acct_map[i]);
+	vg_free(srv->acct_map);
+	if (srv->have_re)
+		regfree(&srv->prefix_re);
+	vg_free(srv->admin.secret);
+	store_close(srv->st);
+	return status;
+}
+
+/* The command line ---------------------------------------------------- */
+
+static void
+serve_usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: vigil serve [--config FILE] [--listen ADDR:PORT] "
+	    "[--state-dir DIR]\n"
+	    "                   [--buckets DIR] [--rules PATH] [--workers N]\n"
+	    "                   [--check-config] [--print-defaults]\n");
+}
+
+int
+cli_serve(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "state-dir", required_argument, NULL, 's' },
+		{ "buckets", required_argument, NULL, 'b' },
+		{ "rules", required_argument, NULL, 'r' },
+		{ "workers", required_argument, NULL, 'w' },
+		{ "check-config", no_argument, NULL, 'C' },
+		{ "print-defaults", no_argument, NULL, 'D' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	/* Flags are applied after the file, in the table's key names. */
+	const char		*keys[6] = { NULL }, *vals[6] = { NULL };
+	const char		*config = NULL;
+	struct vg_config	*cfg;
+	struct eng_ruleset	*rs;
+	char			 err[512];
+	int			 c, nset = 0, check = 0, status;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		const char *key = NULL;
+
+		switch (c) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'l':
+			key = "listen";
+			break;
+		case 's':
+			key = "state_dir";
+			break;
+		case 'b':
+			key = "buckets";
+			break;
+		case 'r':
+			key = "rules";
+			break;
+		case 'w':
+			key = "workers";
+			break;
+		case 'C':
+			check = 1;
+			break;
+		case 'D':
+			vg_config_write(stdout, NULL);
+			return 0;
+		case 'h':
+			serve_usage(stdout);
+			return 0;
+		default:
+			serve_usage(stderr);
+			return VIGIL_EXIT_USAGE;
+		}
+		if (key != NULL && nset < 6) {
+			keys[nset] = key;
+			vals[nset++] = optarg;
+		}
+	}
+	if (optind != argc) {
+		serve_usage(stderr);
+		return VIGIL_EXIT_USAGE;
+	}
+	if ((cfg = vg_config_new()) == NULL) {
+		fprintf(stderr, "vigil: out of memory\n");
+		return VIGIL_EXIT_USAGE;
+	}
+	status = VIGIL_EXIT_USAGE;
+	if (config != NULL && vg_config_load(cfg, config, err, sizeof(err)) !=
+	    VIGIL_OK) {
+		fprintf(stderr, "vigil: %s\n", err);
+		goto out;
+	}
+	for (int i = 0; i < nset; i++)
+		if (vg_config_set(cfg, keys[i], vals[i], err, sizeof(err)) !=
+		    VIGIL_OK) {
+			fprintf(stderr, "vigil: --%s\n", err);
+			goto out;
+		}
+	if (vg_config_finish(cfg, err, sizeof(err)) != VIGIL_OK) {
+		fprintf(stderr, "vigil: %s%s%s\n", config ? config : "",
+		    config ? ": " : "", err);
+		goto out;
+	}
+	if (check) {
+		if ((rs = cli_load_rules(cfg->rules, ENG_MODE_AUTO)) == NULL)
+			goto out;
+		eng_ruleset_unref(rs);
+		vg_config_write(stdout, cfg);
+		fprintf(stderr, "vigil: configuration ok\n");
+		status = 0;
+		goto out;
+	}
+	vg_log_init("vigil", (enum vg_log_level)cfg->log_level, 1);
+	status = srv_main(cfg);
+out:
+	vg_config_free(cfg);
+	return status;
+}

@@ -1,0 +1,231 @@
+/*
+ * local.c: the embedded object source, a local filesystem tree.
+ *
+ * A bucket is a directory under the root, a key a path inside it.  Every
+ * path is walked one component at a time with O_NOFOLLOW from a root fd
+ * opened once, so neither a symlink nor a ".." (refused earlier anyway)
+ * leads outside the tree, and the daemon can later chroot or drop
+ * privileges without breaking reads.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vigil/core.h"
+#include "vigil/sources.h"
+
+struct local {
+	int	rootfd;
+};
+
+static enum vigil_err
+local_open(const char *root, void **state)
+{
+	struct local	*l;
+
+	if ((l = vg_calloc(1, sizeof(*l))) == NULL)
+		return VIGIL_E_NOMEM;
+	if ((l->rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
+	    -1) {
+		vg_free(l);
+		return VIGIL_E_IO;
+	}
+	*state = l;
+	return VIGIL_OK;
+}
+
+static enum vigil_err
+errno_err(void)
+{
+	if (errno == ENOENT || errno == ENOTDIR)
+		return VIGIL_E_NOTFOUND;
+	if (errno == ELOOP)
+		return VIGIL_E_UNSUPPORTED;
+	return VIGIL_E_IO;
+}
+
+/* Opens directory bucket/dirpart beneath root, no symlinks. */
+static enum vigil_err
+walk_dirs(struct local *l, const char *bucket, const char *key,
+    const char **leaf, int *dirfd)
+{
+	const char	*p, *slash;
+	char		 comp[1025];
+	int		 fd, nfd;
+
+	if ((fd = openat(l->rootfd, bucket, O_RDONLY | O_DIRECTORY |
+	    O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return errno_err();
+	for (p = key; (slash = strchr(p, '/')) != NULL; p = slash + 1) {
+		memcpy(comp, p, (size_t)(slash - p));
+		comp[slash - p] = '\0';
+		nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC);
+		close(fd);
+		if (nfd == -1)
+			return errno_err();
+		fd = nfd;
+	}
+	*leaf = p;
+	*dirfd = fd;
+	return VIGIL_OK;
+}
+
+static enum vigil_err
+local_object(void *state, const char *bucket, const char *key, int *fdp,
+    uint64_t *size)
+{
+	struct local	*l = state;
+	struct stat	 st;
+	const char	*leaf;
+	enum vigil_err	 err;
+	int		 dfd, fd;
+
+	*fdp = -1;
+	if (!source_bucket_valid(bucket) || !source_key_valid(key,
+	    strlen(key)))
+		return VIGIL_E_INVAL;
+	if ((err = walk_dirs(l, bucket, key, &leaf, &dfd)) != VIGIL_OK)
+		return err;
+	/* O_NONBLOCK: a FIFO planted in the tree must not hang a worker. */
+	fd = openat(dfd, leaf, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC | O_NOCTTY);
+	err = fd == -1 ? errno_err() : VIGIL_OK;
+	close(dfd);
+	if (err != VIGIL_OK)
+		return err;
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return VIGIL_E_UNSUPPORTED;
+	}
+	(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	*fdp = fd;
+	*size = (uint64_t)st.st_size;
+	return VIGIL_OK;
+}
+
+struct collect {
+	char	**keys;
+	size_t	  n, cap;
+	const char *after;
+};
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Collects every regular file's key beneath dirfd (consumes dirfd). */
+static enum vigil_err
+collect(struct collect *c, int dirfd, const char *prefix, int depth)
+{
+	DIR		*d;
+	struct dirent	*e;
+	struct stat	 st;
+	enum vigil_err	 err = VIGIL_OK;
+	char		 key[2048], **k;
+	int		 fd;
+
+	if ((d = fdopendir(dirfd)) == NULL) {
+		close(dirfd);
+		return VIGIL_E_IO;
+	}
+	while (err == VIGIL_OK && (e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if ((size_t)snprintf(key, sizeof(key), "%s%s", prefix,
+		    e->d_name) >= sizeof(key) - 1)
+			continue;
+		if (fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+			continue;
+		if (S_ISDIR(st.st_mode) && depth < 64) {
+			fd = openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY |
+			    O_NOFOLLOW | O_CLOEXEC);
+			if (fd == -1)
+				continue;
+			strcat(key, "/");
+			err = collect(c, fd, key, depth + 1);
+			continue;
+		}
+		if (!S_ISREG(st.st_mode) || (c->after != NULL &&
+		    strcmp(key, c->after) <= 0))
+			continue;
+		if (c->n == c->cap) {
+			k = vg_reallocarray(c->keys, c->cap ? c->cap * 2 : 64,
+			    sizeof(*k));
+			if (k == NULL) {
+				err = VIGIL_E_NOMEM;
+				break;
+			}
+			c->keys = k;
+			c->cap = c->cap ? c->cap * 2 : 64;
+		}
+		if ((c->keys[c->n] = vg_strdup(key)) == NULL)
+			err = VIGIL_E_NOMEM;
+		else
+			c->n++;
+	}
+	closedir(d);
+	return err;
+}
+
+/*
+ * Walks the whole bucket and returns the page after `after`: simple and
+ * O(bucket) per page, which suits the local store's test and small-site
+ * use.  A large tree wants a cursor kept between pages.
+ */
+static enum vigil_err
+local_list(void *state, const char *bucket, const char *after, size_t max,
+    struct source_listing *out)
+{
+	struct local	*l = state;
+	struct collect	 c = { NULL, 0, 0, after && *after ? after : NULL };
+	enum vigil_err	 err;
+	int		 fd;
+
+	memset(out, 0, sizeof(*out));
+	if (!source_bucket_valid(bucket) || max == 0)
+		return VIGIL_E_INVAL;
+	if ((fd = openat(l->rootfd, bucket, O_RDONLY | O_DIRECTORY |
+	    O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return errno_err();
+	err = collect(&c, fd, "", 0);
+	if (err == VIGIL_OK)
+		qsort(c.keys, c.n, sizeof(*c.keys), cmp_str);
+	if (err == VIGIL_OK && c.n > max) {
+		for (size_t i = max; i < c.n; i++)
+			vg_free(c.keys[i]);
+		c.n = max;
+		out->more = 1;
+	}
+	out->keys = c.keys;
+	out->nkeys = c.n;
+	if (err != VIGIL_OK)
+		source_listing_free(out);
+	return err;
+}
+
+static void
+local_close(void *state)
+{
+	struct local	*l = state;
+
+	if (l == NULL)
+		return;
+	close(l->rootfd);
+	vg_free(l);
+}
+
+const struct source_backend source_local = {
+	.name = "local",
+	.open = local_open,
+	.object = local_object,
+	.list = local_list,
+	.close = local_close,
+};

@@ -1,0 +1,101 @@
+/*
+ * config.h: the settings of `vigil serve`.
+ *
+ * One table of settings (name, type, default, target field, documentation)
+ * in daemon/core/config.c feeds the INI parser, the command-line overrides,
+ * `vigil serve --check-config` and the documented packaging/vigil.conf, the
+ * way Redis's static_configs[] does.  Keys sit at the top of the file or
+ * under a [serve] section; unknown keys and sections are errors.
+ */
+#ifndef VIGIL_CONFIG_H
+#define VIGIL_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "vigil/vigil.h"
+
+enum vg_role {
+	VG_ROLE_HOOK = 0,	/* posts events and scans */
+	VG_ROLE_MODERATOR,	/* reads verdicts, and what hook may do */
+	VG_ROLE_ADMIN,		/* reloads rules, and everything else */
+};
+
+const char	*vg_role_name(enum vg_role);
+
+struct vg_token {
+	enum vg_role	 role;
+	char		*secret;
+};
+
+/* Where the account behind a bucket object comes from. */
+enum vg_account_from {
+	VG_ACCOUNT_OWNER = 0,	/* s3.bucket.ownerIdentity.principalId */
+	VG_ACCOUNT_UPLOADER,	/* userIdentity.principalId */
+	VG_ACCOUNT_PREFIX,	/* first capture of account_prefix on key */
+	VG_ACCOUNT_MAP,		/* bucket -> account, from account_map */
+};
+
+struct vg_config {
+	char		*listen;	/* ADDR:PORT */
+	char		*state_dir;
+	char		*buckets;	/* "" means STATE_DIR/buckets */
+	char		*rules;
+	uint64_t	 workers;	/* 0: one per core */
+	uint64_t	 queue_size;
+	uint64_t	 max_body;
+	uint64_t	 max_connections;
+	uint64_t	 timeout;	/* seconds: headers and body */
+	uint64_t	 drain_timeout;
+	uint64_t	 commit_delay_ms;
+	struct vigil_limits limits;
+	uint64_t	 max_depth;	/* copied into limits */
+	uint64_t	 max_files;
+	uint64_t	 max_ratio;
+	double		 max_time;
+	uint64_t	 max_bytes;
+	char		*account_from_s;
+	enum vg_account_from account_from;
+	char		*account_prefix;
+	char		*account_map;
+	char		*log_level_s;
+	int		 log_level;	/* enum vg_log_level */
+	struct vg_token	*tokens;
+	size_t		 ntokens;
+};
+
+/* The built-in defaults; free with vg_config_free(). NULL: no memory. */
+struct vg_config *vg_config_new(void);
+void		vg_config_free(struct vg_config *);
+
+/*
+ * Reads an INI file into cfg, on top of what is there.  VIGIL_E_IO: the
+ * file could not be read; VIGIL_E_SYNTAX: err (errlen bytes) says
+ * "file:line: why".
+ */
+enum vigil_err	vg_config_load(struct vg_config *, const char *path,
+		    char *err, size_t errlen);
+/* Same, from a string (tests); name is what errors call it. */
+enum vigil_err	vg_config_load_string(struct vg_config *, const char *text,
+		    const char *name, char *err, size_t errlen);
+/* Sets one key, as the file or a command-line flag would. */
+enum vigil_err	vg_config_set(struct vg_config *, const char *key,
+		    const char *value, char *err, size_t errlen);
+/*
+ * Checks settings against each other after loading and fills derived
+ * fields (limits, buckets default, enums).  VIGIL_E_INVAL with err set.
+ */
+enum vigil_err	vg_config_finish(struct vg_config *, char *err,
+		    size_t errlen);
+/*
+ * Writes every setting as documented INI.  With cfg NULL the defaults are
+ * written commented out: that text is packaging/vigil.conf.  Token secrets
+ * are never written.
+ */
+void		vg_config_write(FILE *, const struct vg_config *);
+
+/* Splits "ADDR:PORT" (ADDR may be [v6]).  -1 if malformed. */
+int		vg_config_split_listen(const char *, char *host, size_t hostlen,
+		    uint16_t *port);
+
+#endif /* VIGIL_CONFIG_H */

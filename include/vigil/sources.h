@@ -1,0 +1,110 @@
+/*
+ * sources.h: where bucket objects come from, and the event notifications
+ * that say one changed.
+ *
+ * A source backend is a struct of functions (OpenSMTPD's scheduler_backend):
+ * the embedded default is a local-filesystem object store; an S3 source
+ * (libcurl) can sit beside it.  Backends are looked up by name.
+ */
+#ifndef VIGIL_SOURCES_H
+#define VIGIL_SOURCES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vigil/vigil.h"
+
+struct source_listing {
+	char	**keys;		/* in byte order, each after the previous */
+	size_t	  nkeys;
+	int	  more;		/* another page follows the last key */
+};
+
+struct source_backend {
+	const char	*name;
+	/* Opens the backend over root; *state is passed to every call. */
+	enum vigil_err	(*open)(const char *root, void **state);
+	/*
+	 * Opens one object for reading (any thread): *fd is a seekable,
+	 * blocking, close-on-exec fd the caller closes.  VIGIL_E_INVAL: the
+	 * bucket or key is refused; VIGIL_E_NOTFOUND; VIGIL_E_UNSUPPORTED:
+	 * not a regular file; VIGIL_E_IO with errno.
+	 */
+	enum vigil_err	(*object)(void *state, const char *bucket,
+			    const char *key, int *fd, uint64_t *size);
+	/*
+	 * One page of a bucket's keys, those sorting after `after` (NULL or
+	 * "" for the first page), at most max.  Free with
+	 * source_listing_free().
+	 */
+	enum vigil_err	(*list)(void *state, const char *bucket,
+			    const char *after, size_t max,
+			    struct source_listing *out);
+	void		(*close)(void *state);
+};
+
+/* The backend called name ("local"), or NULL. */
+const struct source_backend *source_backend_find(const char *name);
+void		source_listing_free(struct source_listing *);
+
+/*
+ * Whether a bucket name or an object key is acceptable: keys with a ".."
+ * component, a leading "/", an empty component or a NUL are refused, as
+ * are bucket names that are not one plain path component.
+ */
+int		source_key_valid(const char *key, size_t len);
+int		source_bucket_valid(const char *bucket);
+
+/* S3 event notifications (AWS, MinIO, Ceph RGW) ----------------------- */
+
+enum source_flavor {
+	SOURCE_AWS = 0,		/* object.key form-encoded ('+' is space) */
+	SOURCE_MINIO,		/* key query-escaped, '/' as %2F */
+	SOURCE_CEPH,		/* keys not encoded, size maybe a string */
+};
+
+enum source_event_kind {
+	SOURCE_EV_OTHER = 0,
+	SOURCE_EV_CREATED,	/* ObjectCreated:* */
+	SOURCE_EV_REMOVED,	/* ObjectRemoved:* */
+};
+
+struct source_event {
+	enum source_flavor	 flavor;
+	enum source_event_kind	 kind;
+	char			*name;	/* eventName without "s3:" */
+	char			*bucket;
+	char			*key;	/* decoded */
+	char			*etag;	/* may be "" */
+	char			*version_id;
+	char			*sequencer;
+	char			*owner;	/* bucket ownerIdentity.principalId */
+	char			*uploader; /* userIdentity.principalId */
+	uint64_t		 size;
+};
+
+struct source_events {
+	int			 test;	/* an s3:TestEvent: acknowledge it */
+	struct source_event	*ev;
+	size_t			 n;
+};
+
+/*
+ * Parses one notification body.  VIGIL_OK: *out is new, free with
+ * source_events_free().  VIGIL_E_SYNTAX: err says what is wrong (bad
+ * JSON, a record without bucket or key, a key that does not decode or is
+ * refused by source_key_valid()).
+ */
+enum vigil_err	source_event_parse(const char *body, size_t len,
+		    struct source_events **out, char *err, size_t errlen);
+void		source_events_free(struct source_events *);
+/*
+ * Decodes a record's object key the way flavor encodes it; *out is new
+ * (vg_free).  VIGIL_E_SYNTAX on a bad escape or a decoded NUL.
+ */
+enum vigil_err	source_event_decode_key(enum source_flavor, const char *in,
+		    char **out);
+/* "versionId or eTag, sequencer": what makes two deliveries one event. */
+char		*source_event_dedup(const struct source_event *);
+
+#endif /* VIGIL_SOURCES_H */

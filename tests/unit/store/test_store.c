@@ -1,0 +1,175 @@
+/*
+ * test_store.c: the SQLite store: migration, inbox dedup, cancel, claim
+ * and crash recovery with attempt counting, verdicts.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "vigil/core.h"
+#include "vigil/store.h"
+
+static char	dir[] = "/tmp/vigil-store-XXXXXX";
+
+static struct store *
+open_store(void)
+{
+	struct store	*s;
+	char		 err[256];
+
+	if (store_open(dir, &s, err, sizeof(err)) != VIGIL_OK)
+		fail_msg("store_open: %s", err);
+	return s;
+}
+
+static int
+add(struct store *s, const char *key, const char *dedup)
+{
+	struct store_item	it = { 0 };
+	int			added;
+
+	it.bucket = "b";
+	it.key = (char *)key;
+	it.dedup = (char *)dedup;
+	assert_int_equal(store_inbox_add(s, &it, &added), VIGIL_OK);
+	return added;
+}
+
+static void
+free_items(struct store_item *items, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		store_item_free(&items[i]);
+	vg_free(items);
+}
+
+static void
+test_inbox(void **state)
+{
+	struct store		*s;
+	struct store_item	*items;
+	size_t			 n;
+	int			 c;
+	int64_t			 pending;
+	double			 age;
+
+	(void)state;
+	s = open_store();
+	assert_int_equal(store_begin(s), VIGIL_OK);
+	assert_true(add(s, "k1", "e:1|s:1"));
+	assert_false(add(s, "k1", "e:1|s:1"));	/* duplicate */
+	assert_true(add(s, "k1", "e:2|s:2"));	/* a new version */
+	assert_true(add(s, "k2", "e:1|s:1"));
+	assert_true(add(s, "k3", "e:1|s:1"));
+	assert_int_equal(store_commit(s), VIGIL_OK);
+	assert_int_equal(store_inbox_cancel(s, "b", "k3", &c), VIGIL_OK);
+	assert_int_equal(c, 1);
+	assert_int_equal(store_inbox_stats(s, &pending, &age), VIGIL_OK);
+	assert_int_equal(pending, 3);
+
+	assert_int_equal(store_inbox_claim(s, 0, 2, &items, &n), VIGIL_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(items[0].key, "k1");
+	assert_int_equal(items[0].attempts, 1);
+	assert_int_equal(store_inbox_finish(s, items[0].id), VIGIL_OK);
+	free_items(items, n);
+	/* "Crash" with k1 (second version) running: reopen. */
+	store_close(s);
+	s = open_store();
+	assert_int_equal(store_inbox_recover(s, 2, &items, &n), VIGIL_OK);
+	assert_int_equal(n, 0);
+	/* Fresh work excludes the suspect... */
+	assert_int_equal(store_inbox_claim(s, 0, 10, &items, &n), VIGIL_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(items[0].key, "k2");
+	assert_int_equal(items[0].attempts, 1);
+	assert_int_equal(store_inbox_release(s, items[0].id), VIGIL_OK);
+	free_items(items, n);
+	/* ...which is claimed on its own, and crashes again. */
+	assert_int_equal(store_inbox_claim(s, 1, 10, &items, &n), VIGIL_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(items[0].key, "k1");
+	assert_int_equal(items[0].attempts, 2);
+	free_items(items, n);
+	store_close(s);
+	s = open_store();
+	/* k1 crashed twice: poison; k2 was released, not counted. */
+	assert_int_equal(store_inbox_recover(s, 2, &items, &n), VIGIL_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(items[0].key, "k1");
+	free_items(items, n);
+	assert_int_equal(store_inbox_claim(s, 1, 10, &items, &n), VIGIL_OK);
+	assert_int_equal(n, 0);
+	vg_free(items);
+	assert_int_equal(store_inbox_claim(s, 0, 10, &items, &n), VIGIL_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(items[0].key, "k2");
+	assert_int_equal(items[0].attempts, 1);
+	free_items(items, n);
+	assert_int_equal(store_ping(s), VIGIL_OK);
+	store_close(s);
+}
+
+static void
+test_verdicts(void **state)
+{
+	struct store		*s;
+	struct store_verdict	 v = { 0 }, *got;
+
+	(void)state;
+	s = open_store();
+	assert_int_equal(store_verdict_get(s, "b", "x", &got),
+	    VIGIL_E_NOTFOUND);
+	v.bucket = "b";
+	v.key = "x";
+	v.name = "b/x";
+	v.sha256 = "aa";
+	v.ruleset = "r1";
+	v.verdict = "clean";
+	v.result = "{}";
+	v.size = 7;
+	assert_int_equal(store_verdict_put(s, &v), VIGIL_OK);
+	v.verdict = "flagged";
+	v.ruleset = "r2";
+	assert_int_equal(store_verdict_put(s, &v), VIGIL_OK);
+	assert_int_equal(store_verdict_get(s, "b", "x", &got), VIGIL_OK);
+	assert_string_equal(got->verdict, "flagged");
+	assert_string_equal(got->ruleset, "r2");
+	assert_int_equal(got->size, 7);
+	assert_null(got->etag);
+	store_verdict_free(got);
+	store_close(s);
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	return mkdtemp(dir) == NULL ? -1 : 0;
+}
+
+static int
+teardown(void **state)
+{
+	char	cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_inbox),
+		cmocka_unit_test(test_verdicts),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
