@@ -9,6 +9,7 @@
  * first, then drop to the vigil user; after that it neither listens anew nor
  * writes outside its state directory.
  */
+#include <locale.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -35,6 +36,13 @@ usage(FILE *f)
 int
 main(int argc, char **argv)
 {
+	/*
+	 * Archive member names reach us through libarchive's charset
+	 * conversion, which in the C locale gives up on non-ASCII names.
+	 * Character classes stay ASCII (isalnum is false above 0x7f).
+	 */
+	if (setlocale(LC_CTYPE, "C.UTF-8") == NULL)
+		(void)setlocale(LC_CTYPE, "");
 	vg_log_init("vigil", VG_LOG_INFO, 0);
 	if (argc < 2) {
 		usage(stderr);

@@ -77,9 +77,6 @@ eng_result_json(const struct eng_result *r)
 		json_object_set_new(j, "path", path_array(p->path, p->npath));
 		json_object_set_new(j, "reason",
 		    json_string(vigil_reason_name(p->reason)));
-		if (p->detail != NULL)
-			json_object_set_new(j, "detail",
-			    utf8_string(p->detail));
 		json_array_append_new(ps, j);
 	}
 	json_object_set(o, "matches", ms);

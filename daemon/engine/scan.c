@@ -15,6 +15,7 @@
  * ever reported clean.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -210,12 +211,42 @@ scan_account(struct job *job, size_t n)
 	return 1;
 }
 
+/* Waits for a pipe or socket to become readable until the job's deadline. */
+static int
+fd_wait(struct src *s)
+{
+	struct job	*job = s->job;
+	struct pollfd	 pfd = { .fd = s->fd, .events = POLLIN };
+	double		 left;
+	int		 r;
+
+	for (;;) {
+		left = job->deadline - vg_now();
+		if (left <= 0)
+			break;
+		r = poll(&pfd, 1, left > 3600 ? 3600000 : (int)(left * 1000) +
+		    1);
+		if (r > 0)
+			return 1;
+		if (r == -1 && errno != EINTR)
+			return 1;	/* let read() report it */
+	}
+	s->timed_out = 1;
+	if (!job->stop) {
+		scan_problem(job, job->depth, VIGIL_R_LIMIT_TIME, NULL);
+		job->stop = 1;
+	}
+	return 0;
+}
+
 static ssize_t
 fd_read(struct src *s, void *buf, size_t n)
 {
 	ssize_t	r;
 
-	if (s->eof || s->failed)
+	if (s->eof || s->failed || s->timed_out)
+		return 0;
+	if (!s->seekable && !fd_wait(s))
 		return 0;
 	do
 		r = read(s->fd, buf, n);
@@ -397,13 +428,18 @@ eng_scan_fd(struct eng_scanner *sc, struct eng_ruleset *rs, int fd,
 	    lseek(fd, 0, SEEK_CUR) != -1;
 	err = scan_unit(&job, &src, 0);
 
-	/* The digest covers the whole object, even past a limit. */
-	if (err == VIGIL_OK && (buf = unit_buffer(&job, 0)) != NULL)
+	/*
+	 * The digest covers the whole object, even past a limit, for files;
+	 * a pipe is not read on past a limit.  An object we could not
+	 * read to its end has no digest rather than a digest of a part.
+	 */
+	if (err == VIGIL_OK && (src.seekable || !job.stop) &&
+	    (buf = unit_buffer(&job, 0)) != NULL)
 		while (src.read(&src, buf, SCAN_CHUNK) > 0)
 			;
 	EVP_DigestFinal_ex(job.sha, md, &mdlen);
 	EVP_MD_CTX_free(job.sha);
-	for (unsigned i = 0; i < mdlen && i < 32; i++)
+	for (unsigned i = 0; src.eof && i < mdlen && i < 32; i++)
 		snprintf(job.res->sha256 + 2 * i, 3, "%02x", md[i]);
 	if (err != VIGIL_OK) {
 		eng_result_free(job.res);

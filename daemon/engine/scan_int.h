@@ -12,7 +12,8 @@
 #include "engine_int.h"
 
 #define SCAN_CHUNK	(128 * 1024)
-#define SCAN_PEEK	8192
+/* Leading bytes classified: ISO 9660 says who it is at 32 KiB + 1. */
+#define SCAN_PEEK	(36 * 1024)
 #define SCAN_MAX_MATCHES 256
 #define SCAN_MAX_PROBLEMS 256
 
@@ -38,6 +39,7 @@ struct src {
 	int64_t		 pos;		/* bytes handed out so far */
 	int		 eof;
 	int		 failed;
+	int		 timed_out;	/* a pipe stayed silent too long */
 };
 
 struct job {

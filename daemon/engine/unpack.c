@@ -70,6 +70,7 @@ static const struct {
 	{ "application/x-lha", UNPACK_STREAM },
 	{ "application/x-lzh-compressed", UNPACK_STREAM },
 	{ "application/x-rpm", UNPACK_STREAM },
+	{ "application/warc", UNPACK_STREAM },
 	{ "application/gzip", UNPACK_STREAM },
 	{ "application/x-gzip", UNPACK_STREAM },
 	{ "application/x-bzip2", UNPACK_STREAM },
