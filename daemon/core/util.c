@@ -91,6 +91,7 @@ vigil_limits_default(struct vigil_limits *l)
 	l->max_files = VIGIL_DEFAULT_MAX_FILES;
 	l->max_ratio = VIGIL_DEFAULT_MAX_RATIO;
 	l->max_time = VIGIL_DEFAULT_MAX_TIME;
+	l->text_layer = 1;
 }
 
 int

@@ -12,6 +12,13 @@
 
 /* Deepest unit stack a job may open (objects, members, members of ...). */
 #define ENG_MAX_DEPTH	64
+/* Matcher slots: one raw unit and one text unit per depth. */
+#define RAW_SLOT(d)	(d)
+#define TEXT_SLOT(d)	(ENG_MAX_DEPTH + 1 + (d))
+#define MATCH_SLOTS	(2 * (ENG_MAX_DEPTH + 1))
+
+/* Which layer a unit is: rules may keep to one (meta layer). */
+enum match_layer { LAYER_RAW = 1, LAYER_TEXT = 2 };
 
 struct match_ctx;
 struct match_unit;
@@ -25,12 +32,12 @@ void		match_ctx_free(struct match_ctx *);
 enum vigil_err	match_ctx_prepare(struct match_ctx *, struct eng_ruleset *);
 
 /*
- * Start matching a unit at nesting depth (0 = top level).  Units at
- * different depths may be open at once: a container's own bytes are
- * matched while its members are.  The unit lives in the ctx until
+ * Start matching a unit in a slot (RAW_SLOT(depth) or TEXT_SLOT(depth)).
+ * Units in different slots may be open at once: a container's own bytes
+ * are matched while its members are.  The unit lives in the ctx until
  * match_end().
  */
-enum vigil_err	match_begin(struct match_ctx *, unsigned depth,
+enum vigil_err	match_begin(struct match_ctx *, unsigned slot,
 		    struct match_unit **);
 /* Feed the next bytes of the unit; chunks may be of any size. */
 enum vigil_err	match_feed(struct match_unit *, const void *, size_t);
@@ -40,6 +47,9 @@ enum vigil_err	match_feed(struct match_unit *, const void *, size_t);
  */
 enum vigil_err	match_end(struct match_unit *, const char *mime,
 		    match_report_fn fn, void *arg);
+/* The same, for a unit of the given layer: rules of the other skipped. */
+enum vigil_err	match_end_layer(struct match_unit *, const char *mime,
+		    enum match_layer, match_report_fn fn, void *arg);
 uint64_t	match_unit_bytes(const struct match_unit *);
 
 /* classify.c: one libmagic handle per thread, loaded once. */

@@ -92,7 +92,7 @@ struct match_ctx {
 	pcre2_match_context	*mctx;
 	pcre2_jit_stack		*jit;
 	uint32_t		 gen;
-	struct match_unit	*units[ENG_MAX_DEPTH + 1];
+	struct match_unit	*units[MATCH_SLOTS];
 };
 
 /* Compile ------------------------------------------------------------ */
@@ -409,7 +409,7 @@ match_ctx_free(struct match_ctx *ctx)
 {
 	if (ctx == NULL)
 		return;
-	for (unsigned i = 0; i <= ENG_MAX_DEPTH; i++)
+	for (unsigned i = 0; i < MATCH_SLOTS; i++)
 		unit_free(ctx->units[i]);
 	hs_free_scratch(ctx->scratch);
 	pcre2_match_data_free(ctx->md);
@@ -424,7 +424,7 @@ match_ctx_prepare(struct match_ctx *ctx, struct eng_ruleset *rs)
 	if (ctx->rs == rs)
 		return VIGIL_OK;
 	/* Units are sized for one ruleset; a new one gets new units. */
-	for (unsigned i = 0; i <= ENG_MAX_DEPTH; i++) {
+	for (unsigned i = 0; i < MATCH_SLOTS; i++) {
 		unit_free(ctx->units[i]);
 		ctx->units[i] = NULL;
 	}
@@ -459,20 +459,20 @@ unit_new(struct match_ctx *ctx, struct match_unit **out)
 }
 
 enum vigil_err
-match_begin(struct match_ctx *ctx, unsigned depth, struct match_unit **out)
+match_begin(struct match_ctx *ctx, unsigned slot, struct match_unit **out)
 {
 	struct match_unit	*u;
 	enum vigil_err		 err;
 
-	if (depth > ENG_MAX_DEPTH)
+	if (slot >= MATCH_SLOTS)
 		return VIGIL_E_LIMIT;
-	if (ctx->units[depth] == NULL &&
-	    (err = unit_new(ctx, &ctx->units[depth])) != VIGIL_OK)
+	if (ctx->units[slot] == NULL &&
+	    (err = unit_new(ctx, &ctx->units[slot])) != VIGIL_OK)
 		return err;
-	u = ctx->units[depth];
+	u = ctx->units[slot];
 	if (++ctx->gen == 0) {
 		/* Wrapped: forget every generation, once in 2^32 units. */
-		for (unsigned i = 0; i <= ENG_MAX_DEPTH; i++) {
+		for (unsigned i = 0; i < MATCH_SLOTS; i++) {
 			struct match_unit *w = ctx->units[i];
 
 			if (w == NULL)
@@ -885,11 +885,13 @@ eval(const struct match_unit *u, const struct cond *c, uint64_t fsize)
 
 static void
 eval_rule(struct match_unit *u, unsigned ri, const char *mime,
-    match_report_fn fn, void *arg)
+    enum match_layer layer, match_report_fn fn, void *arg)
 {
 	const struct rs_rule	*r = &u->rs->rules[ri];
 	uint64_t		 off = UINT64_MAX;
 
+	if ((r->layers & layer) == 0)
+		return;
 	if (r->mime != NULL && fnmatch(r->mime, mime, 0) != 0)
 		return;
 	if (!eval(u, r->cond, u->avail))
@@ -906,6 +908,13 @@ eval_rule(struct match_unit *u, unsigned ri, const char *mime,
 enum vigil_err
 match_end(struct match_unit *u, const char *mime, match_report_fn fn,
     void *arg)
+{
+	return match_end_layer(u, mime, LAYER_RAW, fn, arg);
+}
+
+enum vigil_err
+match_end_layer(struct match_unit *u, const char *mime,
+    enum match_layer layer, match_report_fn fn, void *arg)
 {
 	const struct eng_ruleset *rs = u->rs;
 	enum vigil_err		 err;
@@ -927,9 +936,9 @@ match_end(struct match_unit *u, const char *mime, match_report_fn fn,
 	if (mime == NULL)
 		mime = "application/octet-stream";
 	for (unsigned i = 0; i < rs->nalways; i++)
-		eval_rule(u, rs->always_rules[i], mime, fn, arg);
+		eval_rule(u, rs->always_rules[i], mime, layer, fn, arg);
 	for (unsigned i = 0; i < u->ntouched; i++)
 		if (rs->rules[u->touched[i]].string_driven)
-			eval_rule(u, u->touched[i], mime, fn, arg);
+			eval_rule(u, u->touched[i], mime, layer, fn, arg);
 	return VIGIL_OK;
 }

@@ -946,7 +946,8 @@ parse_meta(struct parser *ps)
 		if (ps->t.type == T_INT || tok_is(&ps->t, "true") ||
 		    tok_is(&ps->t, "false")) {
 			if (tok_is(&key, "clause") || tok_is(&key, "severity") ||
-			    tok_is(&key, "mime") || tok_is(&key, "description"))
+			    tok_is(&key, "mime") || tok_is(&key, "description") ||
+			    tok_is(&key, "layer"))
 				return perr(ps, "meta '%.*s' must be a string",
 				    (int)key.n, key.p);
 			if (next(ps) != VIGIL_OK)
@@ -987,6 +988,16 @@ parse_meta(struct parser *ps)
 				return perr(ps, "unknown severity (want low, "
 				    "medium, high or critical)");
 			r->severity = (enum eng_severity)i + 1;
+		} else if (tok_is(&key, "layer")) {
+			unsigned l = strcmp(v, "raw") == 0 ? 1 :
+			    strcmp(v, "text") == 0 ? 2 :
+			    strcmp(v, "both") == 0 ? 3 : 0;
+
+			vg_free(v);
+			if (l == 0)
+				return perr(ps, "unknown layer (want raw, text "
+				    "or both)");
+			r->layers = l;
 		} else if (tok_is(&key, "mime")) {
 			vg_free(r->mime);
 			r->mime = v;
@@ -1729,6 +1740,8 @@ parse_rule(struct parser *ps)
 	}
 	r->clause--;
 	r->severity--;
+	if (r->layers == 0)
+		r->layers = 3;	/* both */
 	r->string_driven = cond_eval_unmatched(r->cond) == 0;
 	if (next(ps) != VIGIL_OK)
 		goto out;

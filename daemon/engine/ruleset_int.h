@@ -75,6 +75,7 @@ struct rs_rule {
 	enum eng_severity severity;
 	char		*description;
 	char		*mime;		/* glob on the member's MIME type */
+	unsigned	 layers;	/* LAYER_RAW | LAYER_TEXT */
 	unsigned	 first_string;
 	unsigned	 nstrings;
 	struct cond	*cond;

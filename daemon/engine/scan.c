@@ -24,6 +24,7 @@
 #include "vigil/core.h"
 #include "ruleset_int.h"
 #include "scan_int.h"
+#include "text_int.h"
 
 struct eng_scanner {
 	struct classifier	*cls;
@@ -131,6 +132,7 @@ scan_problem(struct job *job, unsigned depth, enum vigil_reason reason,
 struct report_arg {
 	struct job	*job;
 	unsigned	 depth;
+	uint64_t	 base;		/* text layer: offset of its start */
 };
 
 static void
@@ -147,6 +149,7 @@ on_rule(void *arg, unsigned ri, uint64_t offset)
 
 	if (r->nmatches == SCAN_MAX_MATCHES)
 		return;
+	offset += ra->base;
 	if ((path = copy_path(job, ra->depth, &npath)) == NULL) {
 		job->err = VIGIL_E_NOMEM;
 		return;
@@ -188,6 +191,35 @@ on_rule(void *arg, unsigned ri, uint64_t offset)
 		return;
 	}
 	r->nmatches++;
+}
+
+/*
+ * A rule that held in a unit's text layer: reported as [..., "#text"],
+ * unless it already held in the unit's raw bytes.
+ */
+static void
+on_text_rule(void *arg, unsigned ri, uint64_t offset)
+{
+	struct report_arg	*ra = arg;
+	struct job		*job = ra->job;
+	struct eng_result	*r = job->res;
+	const char		*name = job->rs->rules[ri].name;
+	struct report_arg	 ta = *ra;
+	size_t			 npath = 0;
+
+	for (unsigned i = 0; i <= ra->depth; i++)
+		npath += i == 0 || !job->hide[i];
+	for (size_t i = 0; i < r->nmatches; i++)
+		if (r->matches[i].npath == npath &&
+		    strcmp(r->matches[i].rule, name) == 0 &&
+		    strcmp(r->matches[i].path[npath - 1],
+		    job->path[ra->depth]) == 0)
+			return;
+	job->path[ra->depth + 1] = "#text";
+	job->hide[ra->depth + 1] = 0;
+	ta.depth = ra->depth + 1;
+	on_rule(&ta, ri, offset);
+	job->path[ra->depth + 1] = NULL;
 }
 
 /* Sources and limits -------------------------------------------------- */
@@ -299,7 +331,8 @@ enum vigil_err
 scan_unit(struct job *job, struct src *src, unsigned depth)
 {
 	struct match_unit	*u;
-	struct report_arg	 ra = { job, depth };
+	struct tl		*tl = NULL;
+	struct report_arg	 ra = { job, depth, 0 };
 	enum unpack_kind	 kind;
 	uint8_t			*buf;
 	char			 mime[128];
@@ -315,7 +348,8 @@ scan_unit(struct job *job, struct src *src, unsigned depth)
 	classify_buffer(job->sc->cls, buf, (size_t)n, mime, sizeof(mime));
 	if (depth == 0)
 		snprintf(job->res->mime, sizeof(job->res->mime), "%s", mime);
-	if ((err = match_begin(job->sc->mctx, depth, &u)) != VIGIL_OK)
+	if ((err = match_begin(job->sc->mctx, RAW_SLOT(depth), &u)) !=
+	    VIGIL_OK)
 		return err;
 
 	kind = unpack_kind(mime, buf, (size_t)n);
@@ -325,17 +359,25 @@ scan_unit(struct job *job, struct src *src, unsigned depth)
 		scan_problem(job, depth, VIGIL_R_LIMIT_DEPTH, NULL);
 		kind = UNPACK_NONE;
 	}
+	if (kind == UNPACK_NONE && depth < ENG_MAX_DEPTH &&
+	    (err = tl_begin(job, depth, mime, buf, (size_t)n, &tl)) !=
+	    VIGIL_OK)
+		return err;
 	if (kind != UNPACK_NONE) {
 		err = unpack_container(job, src, depth, kind, mime, buf,
 		    (size_t)n, u);
 		job->depth = depth;
 	} else if (scan_account(job, (size_t)n)) {
 		err = match_feed(u, buf, (size_t)n);
+		if (err == VIGIL_OK)
+			err = tl_feed(tl, buf, (size_t)n);
 		while (err == VIGIL_OK && !job->stop &&
 		    (r = src->read(src, buf, SCAN_CHUNK)) > 0) {
 			if (!scan_account(job, (size_t)r))
 				break;
 			err = match_feed(u, buf, (size_t)r);
+			if (err == VIGIL_OK)
+				err = tl_feed(tl, buf, (size_t)r);
 		}
 	}
 	if (err == VIGIL_E_ENGINE) {
@@ -346,6 +388,13 @@ scan_unit(struct job *job, struct src *src, unsigned depth)
 		err = match_end(u, mime, on_rule, &ra);
 	else
 		(void)match_end(u, mime, on_rule, &ra);
+	if (tl != NULL) {
+		struct report_arg ta = { job, depth, tl_base(tl) };
+
+		if (err == VIGIL_OK)
+			err = tl_end(tl, mime, on_text_rule, &ta);
+		tl_free(tl);
+	}
 	job->res->members += depth > 0;
 	return err != VIGIL_OK ? err : job->err;
 }
@@ -409,6 +458,8 @@ eng_scan_fd(struct eng_scanner *sc, struct eng_ruleset *rs, int fd,
 	job.lim = lim;
 	job.deadline = t0 + lim->max_time;
 	job.path[0] = name;
+	job.sc_match = sc->mctx;
+	job.text_layer = lim->text_layer;
 	if ((err = match_ctx_prepare(sc->mctx, rs)) != VIGIL_OK ||
 	    (err = result_new(name, &job.res)) != VIGIL_OK)
 		return err;

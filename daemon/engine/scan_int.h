@@ -51,6 +51,8 @@ struct job {
 	double				 deadline;
 	uint64_t			 bytes;		/* fed to matchers */
 	uint64_t			 members;
+	struct match_ctx		*sc_match;	/* the scanner's matcher */
+	int				 text_layer;	/* normalise text too */
 	int				 stop;		/* a job-wide limit hit */
 	enum vigil_err			 err;		/* NOMEM and the like */
 	const char			*path[ENG_MAX_DEPTH + 2];

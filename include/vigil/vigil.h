@@ -64,6 +64,7 @@ struct vigil_limits {
 	uint64_t	max_files;	/* members per object, all layers */
 	unsigned	max_ratio;	/* unpacked:packed bytes per container */
 	double		max_time;	/* seconds per object */
+	int		text_layer;	/* match normalised text too (1) */
 };
 
 #define VIGIL_DEFAULT_MAX_DEPTH	16

@@ -1,0 +1,598 @@
+/*
+ * text.c: the normalised text layer.  A rule written in UTF-8 must fire
+ * whatever form the text is stored in, so every text-bearing unit is
+ * matched twice: its raw bytes, and the text a person would read.
+ *
+ * DESIGN
+ *
+ *   raw bytes --> charset --> markup --> unicode --> text match unit
+ *                 (BOM,       (HTML and   (zero-width
+ *                  uchardet,   XML via     dropped, NFKC
+ *                  iconv)      libxml2,    via libunistring)
+ *                              RTF)
+ *
+ * Every stage streams chunk by chunk and carries what it cannot finish
+ * (a split multibyte sequence, an open tag) to the next chunk, so memory
+ * does not grow with the unit.
+ *
+ * Most text needs none of this: UTF-8 with no character NFKC would change
+ * gives a text layer identical to the raw one, and matching it again
+ * would only halve throughput.  A unit whose leading bytes are such text
+ * starts "lazy": chunks are checked against a table of unstable code
+ * points (built once from libunistring), and only when one turns up is
+ * the pipeline started, seeded with the last few KiB so that a match
+ * spanning the switch is found.  Text offsets then count from where the
+ * layer started plus that base; a rule counting more matches than the
+ * seeded history holds can miss in the text layer after a late switch,
+ * never in the raw one.
+ */
+#include <errno.h>
+#include <iconv.h>
+#include <pthread.h>
+#include <string.h>
+#include <strings.h>
+
+#include <uchardet/uchardet.h>
+#include <unictype.h>
+#include <uninorm.h>
+#include <unistr.h>
+
+#include "vigil/core.h"
+#include "scan_int.h"
+#include "text_int.h"
+
+#define TL_FLUSH	(64 * 1024)
+#define TL_SEED		8192
+#define STABLE_MAX	0x30000
+
+static uint8_t		unstable[STABLE_MAX / 8];
+static pthread_once_t	unstable_once = PTHREAD_ONCE_INIT;
+
+static int
+is_zero_width(ucs4_t c)
+{
+	return (c >= 0x200b && c <= 0x200f) || c == 0x2060 || c == 0xfeff ||
+	    c == 0x00ad || (c >= 0x2061 && c <= 0x2064) || c == 0x180e;
+}
+
+/* Code points whose text-layer form may differ from their bytes. */
+static void
+build_unstable(void)
+{
+	for (ucs4_t c = 0x80; c < STABLE_MAX; c++) {
+		uint32_t	 buf[32];
+		size_t		 n = 32;
+		uint32_t	*r;
+		int		 bad;
+
+		if (c >= 0xd800 && c <= 0xdfff)
+			continue;
+		bad = is_zero_width(c) || uc_combining_class(c) != 0 ||
+		    (c >= 0x1100 && c <= 0x11ff);
+		if (!bad) {
+			r = u32_normalize(UNINORM_NFKC, &c, 1, buf, &n);
+			bad = r == NULL || n != 1 || r[0] != c;
+			if (r != NULL && r != buf)
+				free(r);
+		}
+		if (bad)
+			unstable[c / 8] |= (uint8_t)(1u << (c % 8));
+	}
+}
+
+static int
+is_unstable(ucs4_t c)
+{
+	if (c >= STABLE_MAX)
+		return 1;
+	return (unstable[c / 8] >> (c % 8)) & 1;
+}
+
+/*
+ * Scans UTF-8 for anything the text layer would change.  A sequence cut
+ * by the end of the chunk is carried in tl->lazycarry.
+ */
+static int
+chunk_is_stable(struct tl *tl, const uint8_t *p, size_t n)
+{
+	size_t	i = 0;
+
+	if (tl->nlazycarry > 0) {
+		uint8_t	tmp[8];
+		size_t	k = tl->nlazycarry, take = n < 4 ? n : 4;
+		ucs4_t	c;
+		int	len;
+
+		memcpy(tmp, tl->lazycarry, k);
+		memcpy(tmp + k, p, take);
+		len = u8_mbtoucr(&c, tmp, k + take);
+		if (len == -2 && k + take < 4) {
+			memcpy(tl->lazycarry + k, p, take);
+			tl->nlazycarry += take;
+			return 1;
+		}
+		if (len < 0 || is_unstable(c))
+			return 0;
+		i = (size_t)len - k;
+		tl->nlazycarry = 0;
+	}
+	while (i < n) {
+		ucs4_t	c;
+		int	len;
+
+		/* Eight ASCII bytes at a time. */
+		while (i + 8 <= n) {
+			uint64_t w;
+
+			memcpy(&w, p + i, 8);
+			if (w & 0x8080808080808080ULL)
+				break;
+			i += 8;
+		}
+		if (i >= n)
+			break;
+		if (p[i] < 0x80) {
+			i++;
+			continue;
+		}
+		len = u8_mbtoucr(&c, p + i, n - i);
+		if (len == -2) {
+			memcpy(tl->lazycarry, p + i, n - i);
+			tl->nlazycarry = n - i;
+			return 1;
+		}
+		if (len < 0 || is_unstable(c))
+			return 0;
+		i += (size_t)len;
+	}
+	return 1;
+}
+
+/* Unicode stage ------------------------------------------------------- */
+
+static enum vigil_err
+flush_out(struct tl *tl)
+{
+	enum vigil_err	err;
+
+	if (tl->out.len == 0)
+		return VIGIL_OK;
+	if (!scan_account(tl->job, tl->out.len)) {
+		vg_buf_reset(&tl->out);
+		tl->stopped = 1;
+		return VIGIL_OK;
+	}
+	err = match_feed(tl->unit, tl->out.data, tl->out.len);
+	vg_buf_reset(&tl->out);
+	return err;
+}
+
+static int
+emit_uc(void *arg, ucs4_t c)
+{
+	struct tl	*tl = arg;
+	uint8_t		 b[6];
+	int		 n = u8_uctomb(b, c, sizeof(b));
+
+	if (n > 0 && vg_buf_add(&tl->out, b, (size_t)n) != VIGIL_OK)
+		return -1;
+	return 0;
+}
+
+/* Decoded UTF-8 text into the unit: zero-width out, NFKC applied. */
+enum vigil_err
+tl_text(struct tl *tl, const uint8_t *p, size_t n)
+{
+	size_t	i = 0;
+
+	if (tl->stopped)
+		return VIGIL_OK;
+	while (i < n || tl->nu8 > 0) {
+		ucs4_t	c;
+		int	len;
+
+		if (tl->nu8 > 0) {
+			size_t take = n - i < 4 - tl->nu8 ? n - i : 4 - tl->nu8;
+
+			memcpy(tl->u8 + tl->nu8, p + i, take);
+			len = u8_mbtoucr(&c, tl->u8, tl->nu8 + take);
+			if (len == -2 && i + take == n && tl->nu8 + take < 4) {
+				tl->nu8 += take;
+				return VIGIL_OK;
+			}
+			if (len < 0) {
+				c = 0xfffd;
+				len = 1;
+			}
+			if ((size_t)len <= tl->nu8) {
+				/* Invalid lead byte: drop it, retry the rest. */
+				memmove(tl->u8, tl->u8 + len,
+				    tl->nu8 - (size_t)len);
+				tl->nu8 -= (size_t)len;
+			} else {
+				i += (size_t)len - tl->nu8;
+				tl->nu8 = 0;
+			}
+		} else {
+			if (p[i] < 0x80) {
+				/*
+				 * A run of ASCII bypasses the filter, but its
+				 * last character may combine with what follows.
+				 */
+				size_t j = i;
+
+				while (j < n && p[j] < 0x80)
+					j++;
+				if (j - i > 1) {
+					if (uninorm_filter_flush(tl->nf) < 0 ||
+					    vg_buf_add(&tl->out, p + i,
+					    j - i - 1) != VIGIL_OK)
+						return VIGIL_E_NOMEM;
+					i = j - 1;
+				}
+				c = p[i++];
+				goto write;
+			}
+			len = u8_mbtoucr(&c, p + i, n - i);
+			if (len == -2) {
+				tl->nu8 = n - i;
+				memcpy(tl->u8, p + i, tl->nu8);
+				return VIGIL_OK;
+			}
+			if (len < 0) {
+				c = 0xfffd;
+				len = 1;
+			}
+			i += (size_t)len;
+		}
+write:
+		if (is_zero_width(c))
+			continue;
+		if (uninorm_filter_write(tl->nf, c) < 0)
+			return VIGIL_E_NOMEM;
+		if (tl->out.len >= TL_FLUSH) {
+			if (uninorm_filter_flush(tl->nf) < 0)
+				return VIGIL_E_NOMEM;
+			if (flush_out(tl) != VIGIL_OK)
+				return VIGIL_E_NOMEM;
+		}
+	}
+	return VIGIL_OK;
+}
+
+/* Charset stage ------------------------------------------------------- */
+
+/* Hands UTF-8 to the markup stage (or straight to the unicode stage). */
+static enum vigil_err
+to_markup(struct tl *tl, const uint8_t *p, size_t n)
+{
+	if (tl->markup != NULL)
+		return markup_feed(tl->markup, p, n);
+	return tl_text(tl, p, n);
+}
+
+static enum vigil_err
+decode(struct tl *tl, const uint8_t *p, size_t n)
+{
+	char	 obuf[16384];
+	char	*in, *out;
+	size_t	 inleft, outleft;
+	uint8_t	 joined[64];
+	enum vigil_err err;
+
+	if (tl->cd == (iconv_t)-1)
+		return to_markup(tl, p, n);
+	/* Finish a sequence split across chunks first. */
+	while (tl->ncarry > 0 && n > 0) {
+		size_t take = sizeof(joined) - tl->ncarry;
+
+		if (take > n)
+			take = n;
+		memcpy(joined, tl->carry, tl->ncarry);
+		memcpy(joined + tl->ncarry, p, take);
+		in = (char *)joined;
+		inleft = tl->ncarry + take;
+		out = obuf;
+		outleft = sizeof(obuf);
+		if (iconv(tl->cd, &in, &inleft, &out, &outleft) == (size_t)-1 &&
+		    errno == EILSEQ) {
+			memcpy(out, "\xef\xbf\xbd", 3);
+			out += 3;
+			in++;
+			inleft--;
+		}
+		{
+			size_t used = (size_t)(in - (char *)joined);
+
+			if ((err = to_markup(tl, (uint8_t *)obuf,
+			    (size_t)(out - obuf))) != VIGIL_OK)
+				return err;
+			if (used <= tl->ncarry) {
+				/* Still incomplete: keep it all. */
+				if (used == 0 && tl->ncarry + take <
+				    sizeof(tl->carry)) {
+					memcpy(tl->carry + tl->ncarry, p, take);
+					tl->ncarry += take;
+					return VIGIL_OK;
+				}
+				memmove(tl->carry, tl->carry + used,
+				    tl->ncarry - used);
+				tl->ncarry -= used;
+				if (used == 0)
+					tl->ncarry = 0;	/* give up on it */
+				continue;
+			}
+			p += used - tl->ncarry;
+			n -= used - tl->ncarry;
+			tl->ncarry = 0;
+		}
+	}
+	in = (char *)p;
+	inleft = n;
+	while (inleft > 0) {
+		out = obuf;
+		outleft = sizeof(obuf);
+		if (iconv(tl->cd, &in, &inleft, &out, &outleft) == (size_t)-1) {
+			if (errno == EILSEQ) {
+				/* Invalid input: U+FFFD, skip one byte. */
+				if (outleft >= 3) {
+					memcpy(out, "\xef\xbf\xbd", 3);
+					out += 3;
+				}
+				in++;
+				inleft--;
+			} else if (errno == EINVAL) {
+				/* Incomplete at the end: carry it. */
+				if (inleft < sizeof(tl->carry)) {
+					memcpy(tl->carry, in, inleft);
+					tl->ncarry = inleft;
+				}
+				inleft = 0;
+			}
+			/* E2BIG: flush and go on. */
+		}
+		if ((err = to_markup(tl, (uint8_t *)obuf,
+		    (size_t)(out - obuf))) != VIGIL_OK)
+			return err;
+	}
+	return VIGIL_OK;
+}
+
+/* Which charset the leading bytes are in; NULL for UTF-8. */
+static const char *
+detect_charset(struct tl *tl, const uint8_t *p, size_t n, size_t *bom)
+{
+	size_t		 zeros_even = 0, zeros_odd = 0;
+	uchardet_t	 ud;
+	const char	*cs;
+
+	*bom = 0;
+	if (n >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0) {
+		*bom = 3;
+		return NULL;
+	}
+	if (n >= 2 && p[0] == 0xff && p[1] == 0xfe) {
+		*bom = 2;
+		return "UTF-16LE";
+	}
+	if (n >= 2 && p[0] == 0xfe && p[1] == 0xff) {
+		*bom = 2;
+		return "UTF-16BE";
+	}
+	for (size_t i = 0; i + 1 < n && i < 4096; i += 2) {
+		zeros_even += p[i] == 0;
+		zeros_odd += p[i + 1] == 0;
+	}
+	/* UTF-16 without a BOM: every other byte zero, mostly. */
+	if (n >= 8 && zeros_odd * 4 > n / 2 && zeros_even * 8 < n / 2)
+		return "UTF-16LE";
+	if (n >= 8 && zeros_even * 4 > n / 2 && zeros_odd * 8 < n / 2)
+		return "UTF-16BE";
+	if (u8_check(p, n) == NULL)
+		return NULL;
+	/* Invalid only because the peek cut a sequence: still UTF-8. */
+	if (n > 4 && u8_check(p, n - 3) == NULL)
+		return NULL;
+	if ((ud = uchardet_new()) == NULL)
+		return NULL;
+	cs = NULL;
+	if (uchardet_handle_data(ud, (const char *)p, n) == 0) {
+		uchardet_data_end(ud);
+		cs = uchardet_get_charset(ud);
+		if (cs != NULL && (cs[0] == '\0' ||
+		    strcasecmp(cs, "ASCII") == 0 ||
+		    strcasecmp(cs, "UTF-8") == 0))
+			cs = NULL;
+	}
+	if (cs != NULL) {
+		snprintf(tl->charset, sizeof(tl->charset), "%s", cs);
+		/* GB2312 and GBK text is read as their superset. */
+		if (strcasecmp(cs, "GB2312") == 0 || strcasecmp(cs, "GBK") == 0 ||
+		    strcasecmp(cs, "GB18030") == 0)
+			snprintf(tl->charset, sizeof(tl->charset), "GB18030");
+		cs = tl->charset;
+	}
+	uchardet_delete(ud);
+	return cs;
+}
+
+/* Lifecycle ----------------------------------------------------------- */
+
+static int
+is_texty(const char *mime)
+{
+	return strncmp(mime, "text/", 5) == 0 ||
+	    strcmp(mime, "application/xml") == 0 ||
+	    strcmp(mime, "application/xhtml+xml") == 0 ||
+	    strcmp(mime, "image/svg+xml") == 0 ||
+	    strcmp(mime, "application/json") == 0 ||
+	    strcmp(mime, "application/javascript") == 0;
+}
+
+static enum vigil_err
+tl_start(struct tl *tl)
+{
+	enum vigil_err	err;
+
+	if ((tl->nf = uninorm_filter_create(UNINORM_NFKC, emit_uc, tl)) ==
+	    NULL)
+		return VIGIL_E_NOMEM;
+	if ((err = match_begin(tl->job->sc_match, TEXT_SLOT(tl->depth),
+	    &tl->unit)) != VIGIL_OK)
+		return err;
+	if (tl->markup_kind != MARKUP_NONE &&
+	    (err = markup_new(tl, tl->markup_kind, &tl->markup)) != VIGIL_OK)
+		return err;
+	tl->active = 1;
+	return VIGIL_OK;
+}
+
+enum vigil_err
+tl_begin(struct job *job, unsigned depth, const char *mime,
+    const uint8_t *peek, size_t n, struct tl **out)
+{
+	struct tl	*tl;
+	const char	*cs;
+	size_t		 bom;
+	enum vigil_err	 err;
+
+	*out = NULL;
+	if (!job->text_layer || !is_texty(mime))
+		return VIGIL_OK;
+	pthread_once(&unstable_once, build_unstable);
+	if ((tl = vg_calloc(1, sizeof(*tl))) == NULL)
+		return VIGIL_E_NOMEM;
+	tl->job = job;
+	tl->depth = depth;
+	tl->cd = (iconv_t)-1;
+	vg_buf_init(&tl->out, TL_FLUSH + 64);
+	if (strcmp(mime, "text/html") == 0 ||
+	    strcmp(mime, "application/xhtml+xml") == 0)
+		tl->markup_kind = MARKUP_HTML;
+	else if (strcmp(mime, "text/xml") == 0 ||
+	    strcmp(mime, "application/xml") == 0 ||
+	    strcmp(mime, "image/svg+xml") == 0)
+		tl->markup_kind = MARKUP_XML;
+	else if (strcmp(mime, "text/rtf") == 0)
+		tl->markup_kind = MARKUP_RTF;
+	cs = detect_charset(tl, peek, n, &bom);
+	tl->skip = bom;
+	if (cs != NULL && (tl->cd = iconv_open("UTF-8", cs)) == (iconv_t)-1)
+		vg_log_debug("iconv cannot read %s; reading as UTF-8", cs);
+	if (cs != NULL || tl->markup_kind != MARKUP_NONE || bom != 0 ||
+	    !chunk_is_stable(tl, peek, n)) {
+		tl->nlazycarry = 0;
+		if ((err = tl_start(tl)) != VIGIL_OK) {
+			tl_free(tl);
+			return err;
+		}
+	} else {
+		tl->nlazycarry = 0;
+		tl->lazy = 1;
+	}
+	*out = tl;
+	return VIGIL_OK;
+}
+
+enum vigil_err
+tl_feed(struct tl *tl, const uint8_t *p, size_t n)
+{
+	enum vigil_err	err;
+
+	if (tl == NULL || tl->stopped)
+		return VIGIL_OK;
+	if (tl->skip > 0) {
+		size_t k = tl->skip < n ? tl->skip : n;
+
+		p += k;
+		n -= k;
+		tl->skip -= k;
+	}
+	if (tl->lazy) {
+		if (chunk_is_stable(tl, p, n)) {
+			/* Remember the tail, to seed a late start. */
+			if (n >= TL_SEED) {
+				memcpy(tl->seed, p + n - TL_SEED, TL_SEED);
+				tl->nseed = TL_SEED;
+			} else {
+				if (tl->nseed + n > TL_SEED) {
+					size_t drop = tl->nseed + n - TL_SEED;
+
+					memmove(tl->seed, tl->seed + drop,
+					    tl->nseed - drop);
+					tl->nseed -= drop;
+				}
+				memcpy(tl->seed + tl->nseed, p, n);
+				tl->nseed += n;
+			}
+			tl->base += n;
+			return VIGIL_OK;
+		}
+		tl->lazy = 0;
+		tl->base -= tl->nseed;
+		/* The seed may start inside a character: skip to a lead. */
+		{
+			size_t s = 0;
+
+			while (s < tl->nseed && (tl->seed[s] & 0xc0) == 0x80)
+				s++;
+			tl->base += s;
+			if ((err = tl_start(tl)) != VIGIL_OK ||
+			    (err = decode(tl, tl->seed + s, tl->nseed - s)) !=
+			    VIGIL_OK)
+				return err;
+		}
+		/* The lazy check's carry belongs to the seed: re-feed. */
+		tl->nlazycarry = 0;
+	}
+	if ((err = decode(tl, p, n)) != VIGIL_OK)
+		return err;
+	return VIGIL_OK;
+}
+
+enum vigil_err
+tl_end(struct tl *tl, const char *mime, match_report_fn fn, void *arg)
+{
+	enum vigil_err	err = VIGIL_OK;
+
+	if (tl == NULL || !tl->active)
+		return VIGIL_OK;
+	if (tl->markup != NULL)
+		err = markup_end(tl->markup);
+	if (err == VIGIL_OK && tl->nu8 > 0) {
+		/* A sequence cut by the end of the unit. */
+		tl->nu8 = 0;
+		(void)emit_uc(tl, 0xfffd);
+	}
+	if (uninorm_filter_flush(tl->nf) < 0 && err == VIGIL_OK)
+		err = VIGIL_E_NOMEM;
+	if (err == VIGIL_OK)
+		err = flush_out(tl);
+	if (err == VIGIL_OK)
+		err = match_end_layer(tl->unit, mime, LAYER_TEXT, fn, arg);
+	else
+		(void)match_end_layer(tl->unit, mime, LAYER_TEXT, fn, arg);
+	tl->unit = NULL;
+	return err;
+}
+
+uint64_t
+tl_base(const struct tl *tl)
+{
+	return tl->base;
+}
+
+void
+tl_free(struct tl *tl)
+{
+	if (tl == NULL)
+		return;
+	if (tl->markup != NULL)
+		markup_free(tl->markup);
+	if (tl->nf != NULL)
+		uninorm_filter_free(tl->nf);
+	if (tl->cd != (iconv_t)-1)
+		iconv_close(tl->cd);
+	vg_buf_free(&tl->out);
+	vg_free(tl);
+}

@@ -1,0 +1,69 @@
+/*
+ * text_int.h: the text layer (text.c) and its markup readers (markup.c).
+ */
+#ifndef VIGIL_TEXT_INT_H
+#define VIGIL_TEXT_INT_H
+
+#include <iconv.h>
+#include <stdint.h>
+
+#include "vigil/core.h"
+#include "engine_int.h"
+
+struct job;
+struct markup;
+
+enum markup_kind { MARKUP_NONE, MARKUP_HTML, MARKUP_XML, MARKUP_RTF };
+
+struct tl {
+	struct job		*job;
+	unsigned		 depth;
+	struct match_unit	*unit;
+	int			 active;	/* pipeline running */
+	int			 lazy;		/* watching for a reason to */
+	int			 stopped;	/* a limit ended the layer */
+	uint64_t		 base;		/* raw offset of text offset 0 */
+	size_t			 skip;		/* BOM bytes still to drop */
+	/* lazy: the tail of the raw bytes, and a split sequence */
+	uint8_t			 seed[8192];
+	size_t			 nseed;
+	uint8_t			 lazycarry[4];
+	size_t			 nlazycarry;
+	/* charset */
+	char			 charset[64];
+	iconv_t			 cd;
+	uint8_t			 carry[32];
+	size_t			 ncarry;
+	/* markup */
+	enum markup_kind	 markup_kind;
+	struct markup		*markup;
+	/* unicode */
+	struct uninorm_filter	*nf;
+	uint8_t			 u8[4];
+	size_t			 nu8;
+	struct vg_buf		 out;
+};
+
+/*
+ * Start the text layer of a unit if its type bears text (*out stays NULL
+ * otherwise); feed it the unit's raw bytes; at the end, evaluate the
+ * rules on it and report through fn.  Offsets reported are text-layer
+ * offsets; add tl_base() for a layer that started late.
+ */
+enum vigil_err	tl_begin(struct job *, unsigned depth, const char *mime,
+		    const uint8_t *peek, size_t n, struct tl **out);
+enum vigil_err	tl_feed(struct tl *, const uint8_t *, size_t);
+enum vigil_err	tl_end(struct tl *, const char *mime, match_report_fn,
+		    void *arg);
+uint64_t	tl_base(const struct tl *);
+void		tl_free(struct tl *);
+/* Decoded UTF-8 text, from the markup readers. */
+enum vigil_err	tl_text(struct tl *, const uint8_t *, size_t);
+
+/* markup.c: HTML and XML through libxml2's push parsers, RTF by hand. */
+enum vigil_err	markup_new(struct tl *, enum markup_kind, struct markup **);
+enum vigil_err	markup_feed(struct markup *, const uint8_t *, size_t);
+enum vigil_err	markup_end(struct markup *);
+void		markup_free(struct markup *);
+
+#endif /* VIGIL_TEXT_INT_H */
