@@ -234,7 +234,8 @@ scan_usage(void)
 	    "                  [--max-bytes SIZE] [--max-files N] "
 	    "[--max-ratio N]\n"
 	    "                  [--max-time SECONDS] [--no-summary] "
-	    "[--engine auto|pcre2] PATH...\n");
+	    "[--engine auto|pcre2]\n"
+	    "                  [--no-text-layer] PATH...\n");
 }
 
 static int
@@ -268,6 +269,7 @@ cli_scan(int argc, char **argv)
 		{ "max-time", required_argument, NULL, 'T' },
 		{ "no-summary", no_argument, NULL, 'n' },
 		{ "engine", required_argument, NULL, 'e' },
+		{ "no-text-layer", no_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -337,6 +339,9 @@ cli_scan(int argc, char **argv)
 			break;
 		case 'n':
 			summary = 0;
+			break;
+		case 'N':
+			run.lim.text_layer = 0;
 			break;
 		case 'e':
 			if (strcmp(optarg, "pcre2") == 0)

@@ -222,6 +222,21 @@ on_text_rule(void *arg, unsigned ri, uint64_t offset)
 	job->path[ra->depth + 1] = NULL;
 }
 
+enum vigil_err
+scan_text_end(struct job *job, unsigned depth, struct tl *tl,
+    const char *mime)
+{
+	struct report_arg	ta = { job, depth, 0 };
+	enum vigil_err		err;
+
+	if (tl == NULL)
+		return VIGIL_OK;
+	ta.base = tl_base(tl);
+	err = tl_end(tl, mime, on_text_rule, &ta);
+	tl_free(tl);
+	return err;
+}
+
 /* Sources and limits -------------------------------------------------- */
 
 int
@@ -388,13 +403,10 @@ scan_unit(struct job *job, struct src *src, unsigned depth)
 		err = match_end(u, mime, on_rule, &ra);
 	else
 		(void)match_end(u, mime, on_rule, &ra);
-	if (tl != NULL) {
-		struct report_arg ta = { job, depth, tl_base(tl) };
-
-		if (err == VIGIL_OK)
-			err = tl_end(tl, mime, on_text_rule, &ta);
+	if (err == VIGIL_OK)
+		err = scan_text_end(job, depth, tl, mime);
+	else
 		tl_free(tl);
-	}
 	job->res->members += depth > 0;
 	return err != VIGIL_OK ? err : job->err;
 }

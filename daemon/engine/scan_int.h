@@ -65,6 +65,14 @@ struct job {
 enum vigil_err	scan_unit(struct job *, struct src *, unsigned depth);
 void		scan_problem(struct job *, unsigned depth, enum vigil_reason,
 		    const char *detail);
+struct tl;
+/*
+ * End a unit's text layer (from tl_begin_utf8()): evaluate the rules on
+ * it, report those that held only there as [..., "#text"], free it.
+ * tl may be NULL.  Call after the unit's raw match_end().
+ */
+enum vigil_err	scan_text_end(struct job *, unsigned depth, struct tl *,
+		    const char *mime);
 /* Count n more bytes against the limits; false once the job must stop. */
 int		scan_account(struct job *, size_t n);
 ssize_t		src_read_full(struct src *, void *, size_t);

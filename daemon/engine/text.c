@@ -495,6 +495,32 @@ tl_begin(struct job *job, unsigned depth, const char *mime,
 }
 
 enum vigil_err
+tl_begin_utf8(struct job *job, unsigned depth, enum markup_kind kind,
+    struct tl **out)
+{
+	struct tl	*tl;
+	enum vigil_err	 err;
+
+	*out = NULL;
+	if (!job->text_layer || depth >= ENG_MAX_DEPTH)
+		return VIGIL_OK;
+	pthread_once(&unstable_once, build_unstable);
+	if ((tl = vg_calloc(1, sizeof(*tl))) == NULL)
+		return VIGIL_E_NOMEM;
+	tl->job = job;
+	tl->depth = depth;
+	tl->cd = (iconv_t)-1;
+	tl->markup_kind = kind;
+	vg_buf_init(&tl->out, TL_FLUSH + 64);
+	if ((err = tl_start(tl)) != VIGIL_OK) {
+		tl_free(tl);
+		return err;
+	}
+	*out = tl;
+	return VIGIL_OK;
+}
+
+enum vigil_err
 tl_feed(struct tl *tl, const uint8_t *p, size_t n)
 {
 	enum vigil_err	err;

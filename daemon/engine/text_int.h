@@ -53,6 +53,13 @@ struct tl {
 enum vigil_err	tl_begin(struct job *, unsigned depth, const char *mime,
 		    const uint8_t *peek, size_t n, struct tl **out);
 enum vigil_err	tl_feed(struct tl *, const uint8_t *, size_t);
+/*
+ * A text layer for a unit whose text is extracted rather than read (PDF
+ * pages, mail bodies): feed it UTF-8 (markup kind NONE) or UTF-8 HTML/XML
+ * with tl_feed(); *out stays NULL when the job has no text layer.
+ */
+enum vigil_err	tl_begin_utf8(struct job *, unsigned depth, enum markup_kind,
+		    struct tl **out);
 enum vigil_err	tl_end(struct tl *, const char *mime, match_report_fn,
 		    void *arg);
 uint64_t	tl_base(const struct tl *);
