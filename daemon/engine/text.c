@@ -67,8 +67,11 @@ build_unstable(void)
 
 		if (c >= 0xd800 && c <= 0xdfff)
 			continue;
+		/* Marks (some with class 0) can compose with what precedes. */
 		bad = is_zero_width(c) || uc_combining_class(c) != 0 ||
-		    (c >= 0x1100 && c <= 0x11ff);
+		    uc_is_general_category(c, UC_CATEGORY_M) ||
+		    (c >= 0x1100 && c <= 0x11ff) || (c >= 0xac00 &&
+		    c <= 0xd7a3);
 		if (!bad) {
 			r = u32_normalize(UNINORM_NFKC, &c, 1, buf, &n);
 			bad = r == NULL || n != 1 || r[0] != c;
@@ -78,6 +81,44 @@ build_unstable(void)
 		if (bad)
 			unstable[c / 8] |= (uint8_t)(1u << (c % 8));
 	}
+}
+
+/*
+ * The next UTF-8 character of p: its length, -2 if p ends inside it, -1
+ * if it is not valid UTF-8 (overlong forms and surrogates included).
+ * Inline because it runs once per character of every text unit.
+ */
+static inline int
+utf8_next(const uint8_t *p, size_t n, ucs4_t *c)
+{
+	uint8_t	b = p[0];
+	int	len;
+	ucs4_t	v;
+
+	if (b < 0x80) {
+		*c = b;
+		return 1;
+	}
+	if (b >= 0xc2 && b <= 0xdf)
+		len = 2, v = b & 0x1f;
+	else if (b >= 0xe0 && b <= 0xef)
+		len = 3, v = b & 0x0f;
+	else if (b >= 0xf0 && b <= 0xf4)
+		len = 4, v = b & 0x07;
+	else
+		return -1;
+	for (int i = 1; i < len; i++) {
+		if ((size_t)i >= n)
+			return -2;
+		if ((p[i] & 0xc0) != 0x80)
+			return -1;
+		v = (v << 6) | (p[i] & 0x3f);
+	}
+	if ((len == 3 && (v < 0x800 || (v >= 0xd800 && v <= 0xdfff))) ||
+	    (len == 4 && (v < 0x10000 || v > 0x10ffff)))
+		return -1;
+	*c = v;
+	return len;
 }
 
 static int
@@ -105,7 +146,7 @@ chunk_is_stable(struct tl *tl, const uint8_t *p, size_t n)
 
 		memcpy(tmp, tl->lazycarry, k);
 		memcpy(tmp + k, p, take);
-		len = u8_mbtoucr(&c, tmp, k + take);
+		len = utf8_next(tmp, k + take, &c);
 		if (len == -2 && k + take < 4) {
 			memcpy(tl->lazycarry + k, p, take);
 			tl->nlazycarry += take;
@@ -135,7 +176,7 @@ chunk_is_stable(struct tl *tl, const uint8_t *p, size_t n)
 			i++;
 			continue;
 		}
-		len = u8_mbtoucr(&c, p + i, n - i);
+		len = utf8_next(p + i, n - i, &c);
 		if (len == -2) {
 			memcpy(tl->lazycarry, p + i, n - i);
 			tl->nlazycarry = n - i;
@@ -195,7 +236,7 @@ tl_text(struct tl *tl, const uint8_t *p, size_t n)
 			size_t take = n - i < 4 - tl->nu8 ? n - i : 4 - tl->nu8;
 
 			memcpy(tl->u8 + tl->nu8, p + i, take);
-			len = u8_mbtoucr(&c, tl->u8, tl->nu8 + take);
+			len = utf8_next(tl->u8, tl->nu8 + take, &c);
 			if (len == -2 && i + take == n && tl->nu8 + take < 4) {
 				tl->nu8 += take;
 				return VIGIL_OK;
@@ -214,26 +255,36 @@ tl_text(struct tl *tl, const uint8_t *p, size_t n)
 				tl->nu8 = 0;
 			}
 		} else {
-			if (p[i] < 0x80) {
-				/*
-				 * A run of ASCII bypasses the filter, but its
-				 * last character may combine with what follows.
-				 */
-				size_t j = i;
+			/*
+			 * A run of stable characters (ASCII, CJK, anything
+			 * NFKC leaves alone that nothing can combine with)
+			 * bypasses the filter, but its last character may
+			 * combine with what follows, so that one goes in.
+			 */
+			size_t j = i, last = i;
 
-				while (j < n && p[j] < 0x80)
-					j++;
-				if (j - i > 1) {
-					if (uninorm_filter_flush(tl->nf) < 0 ||
-					    vg_buf_add(&tl->out, p + i,
-					    j - i - 1) != VIGIL_OK)
-						return VIGIL_E_NOMEM;
-					i = j - 1;
+			while (j < n) {
+				ucs4_t	d;
+				int	l;
+
+				if (p[j] < 0x80) {
+					last = j++;
+					continue;
 				}
-				c = p[i++];
-				goto write;
+				l = utf8_next(p + j, n - j, &d);
+				if (l < 0 || is_unstable(d))
+					break;
+				last = j;
+				j += (size_t)l;
 			}
-			len = u8_mbtoucr(&c, p + i, n - i);
+			if (last > i) {
+				if (uninorm_filter_flush(tl->nf) < 0 ||
+				    vg_buf_add(&tl->out, p + i, last - i) !=
+				    VIGIL_OK)
+					return VIGIL_E_NOMEM;
+				i = last;
+			}
+			len = utf8_next(p + i, n - i, &c);
 			if (len == -2) {
 				tl->nu8 = n - i;
 				memcpy(tl->u8, p + i, tl->nu8);
@@ -245,7 +296,6 @@ tl_text(struct tl *tl, const uint8_t *p, size_t n)
 			}
 			i += (size_t)len;
 		}
-write:
 		if (is_zero_width(c))
 			continue;
 		if (uninorm_filter_write(tl->nf, c) < 0)
@@ -358,6 +408,34 @@ decode(struct tl *tl, const uint8_t *p, size_t n)
 	return VIGIL_OK;
 }
 
+/* Valid UTF-8, allowing a sequence cut by the end of the peek. */
+static int
+is_utf8(const uint8_t *p, size_t n)
+{
+	size_t	i = 0;
+	ucs4_t	c;
+	int	len;
+
+	while (i < n) {
+		while (i + 8 <= n) {
+			uint64_t w;
+
+			memcpy(&w, p + i, 8);
+			if (w & 0x8080808080808080ULL)
+				break;
+			i += 8;
+		}
+		if (i >= n)
+			break;
+		if ((len = utf8_next(p + i, n - i, &c)) == -2)
+			return 1;
+		if (len < 0)
+			return 0;
+		i += (size_t)len;
+	}
+	return 1;
+}
+
 /* Which charset the leading bytes are in; NULL for UTF-8. */
 static const char *
 detect_charset(struct tl *tl, const uint8_t *p, size_t n, size_t *bom)
@@ -388,10 +466,7 @@ detect_charset(struct tl *tl, const uint8_t *p, size_t n, size_t *bom)
 		return "UTF-16LE";
 	if (n >= 8 && zeros_even * 4 > n / 2 && zeros_odd * 8 < n / 2)
 		return "UTF-16BE";
-	if (u8_check(p, n) == NULL)
-		return NULL;
-	/* Invalid only because the peek cut a sequence: still UTF-8. */
-	if (n > 4 && u8_check(p, n - 3) == NULL)
+	if (is_utf8(p, n))
 		return NULL;
 	if ((ud = uchardet_new()) == NULL)
 		return NULL;
