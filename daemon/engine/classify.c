@@ -79,8 +79,13 @@ looks_text(const unsigned char *p, size_t n)
 	size_t	ctl = 0;
 
 	if (n >= 2 && ((p[0] == 0xff && p[1] == 0xfe) ||
-	    (p[0] == 0xfe && p[1] == 0xff)))
+	    (p[0] == 0xfe && p[1] == 0xff))) {
+		/* UTF-16 text has no NUL code units (a tar name may start so). */
+		for (size_t i = 2; i + 1 < n; i += 2)
+			if (p[i] == 0 && p[i + 1] == 0)
+				return 0;
 		return 1;
+	}
 	for (size_t i = 0; i < n; i++) {
 		if (p[i] == 0)
 			return 0;
@@ -140,8 +145,11 @@ text_needs_magic(const char *p, size_t n)
 {
 	static const char *const sigs[] = {
 		"%PDF-", "%!", "begin ", "begin-base64 ", "\x04%!",
+		"!<arch>\n", "WARC/", "070707", "070701", "070702",
 	};
 
+	if (n > 262 && memcmp(p + 257, "ustar", 5) == 0)
+		return 1;
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(*sigs); i++) {
 		size_t k = strlen(sigs[i]);
 
