@@ -69,6 +69,42 @@ classify_free(struct classifier *c)
 	vg_free(c);
 }
 
+/* Code units that text is mostly made of: Latin, CJK, kana, punctuation. */
+static int
+common_unit(unsigned u)
+{
+	return (u >= 0x20 && u < 0x7f) || u == 0x0a || u == 0x0d ||
+	    u == 0x09 || (u >= 0xa0 && u < 0x250) ||
+	    (u >= 0x3000 && u < 0x3100) || (u >= 0x4e00 && u < 0xa000) ||
+	    (u >= 0xff00 && u < 0xfff0) || (u >= 0xac00 && u < 0xd7a4) ||
+	    (u >= 0x400 && u < 0x530) || (u >= 0x2000 && u < 0x2070);
+}
+
+/*
+ * UTF-16 without a byte order mark, which uchardet does not detect:
+ * nearly every code unit, read one way, falls where text lives.
+ */
+const char *
+classify_utf16(const uint8_t *p, size_t n)
+{
+	size_t	le = 0, be = 0, units;
+
+	if (n > 4096)
+		n = 4096;
+	units = n / 2;
+	if (units < 4)
+		return NULL;
+	for (size_t i = 0; i + 1 < n; i += 2) {
+		le += common_unit((unsigned)p[i] | (unsigned)p[i + 1] << 8);
+		be += common_unit((unsigned)p[i] << 8 | p[i + 1]);
+	}
+	if (le * 100 >= units * 95 && le > be)
+		return "UTF-16LE";
+	if (be * 100 >= units * 95 && be > le)
+		return "UTF-16BE";
+	return NULL;
+}
+
 /*
  * Text, in any 8-bit charset or UTF-8: no NUL, few control characters.
  * UTF-16 with a byte order mark counts as text too.
@@ -86,6 +122,8 @@ looks_text(const unsigned char *p, size_t n)
 				return 0;
 		return 1;
 	}
+	if (memchr(p, 0, n) != NULL)
+		return classify_utf16(p, n) != NULL;
 	for (size_t i = 0; i < n; i++) {
 		if (p[i] == 0)
 			return 0;

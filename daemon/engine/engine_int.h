@@ -59,5 +59,7 @@ void		classify_free(struct classifier *);
 /* Writes the MIME type of the leading bytes into out. */
 void		classify_buffer(struct classifier *, const void *, size_t,
 		    char *out, size_t outlen);
+/* "UTF-16LE" or "UTF-16BE" for UTF-16 text without a BOM, else NULL. */
+const char	*classify_utf16(const uint8_t *, size_t);
 
 #endif /* VIGIL_ENGINE_INT_H */

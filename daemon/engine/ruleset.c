@@ -705,9 +705,17 @@ lex_regex(struct parser *ps, struct vg_buf *out, unsigned *mods)
 			can_repeat = 0;
 			break;
 		case '^':
-		case '$':
 			can_repeat = 0;
 			break;
+		case '$':
+			/*
+			 * YARA's $ is the very end; Vectorscan's also matches
+			 * before a final newline.  \z means the end in both.
+			 */
+			vg_buf_add(out, "\\z", 2);
+			lx_advance(lx, 1);
+			can_repeat = 0;
+			continue;
 		case '*':
 		case '+':
 		case '?':

@@ -18,6 +18,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -330,6 +331,86 @@ src_read_full(struct src *s, void *buf, size_t n)
 	return (ssize_t)got;
 }
 
+/*
+ * Sources for extracted units (pdf.c, mail.c): bytes in memory, a memfd,
+ * and a spool that copies a unit into a memfd while raw-matching it.
+ */
+static ssize_t
+mem_read(struct src *s, void *buf, size_t n)
+{
+	if (s->eof || s->job->stop)
+		return 0;
+	if (n > s->blklen)
+		n = s->blklen;
+	if (n == 0) {
+		s->eof = 1;
+		return 0;
+	}
+	memcpy(buf, s->blk, n);
+	s->blk += n;
+	s->blklen -= n;
+	s->pos += (int64_t)n;
+	return (ssize_t)n;
+}
+
+void
+src_init_mem(struct src *s, struct job *job, const void *p, size_t n)
+{
+	memset(s, 0, sizeof(*s));
+	s->read = mem_read;
+	s->job = job;
+	s->fd = -1;
+	s->blk = p;
+	s->blklen = n;
+}
+
+void
+src_init_fd(struct src *s, struct job *job, int fd)
+{
+	memset(s, 0, sizeof(*s));
+	s->read = fd_read;
+	s->job = job;
+	s->fd = fd;
+	s->seekable = 1;
+}
+
+int
+scan_spool(struct job *job, struct src *src, unsigned depth,
+    const uint8_t *peek, size_t npeek, struct match_unit *unit,
+    uint8_t *buf)
+{
+	ssize_t	n;
+	int	fd;
+
+	if ((fd = memfd_create("vigil-doc", MFD_CLOEXEC)) == -1) {
+		scan_problem(job, depth, VIGIL_R_IO, strerror(errno));
+		return -1;
+	}
+	if (!scan_account(job, npeek))
+		return fd;
+	if (match_feed(unit, peek, npeek) != VIGIL_OK)
+		goto engine;
+	if (npeek > 0 && write(fd, peek, npeek) != (ssize_t)npeek)
+		goto fail;
+	while (!job->stop && (n = src->read(src, buf, SCAN_CHUNK)) > 0) {
+		if (!scan_account(job, (size_t)n))
+			break;
+		if (match_feed(unit, buf, (size_t)n) != VIGIL_OK)
+			goto engine;
+		if (write(fd, buf, (size_t)n) != n)
+			goto fail;
+	}
+	return fd;
+engine:
+	scan_problem(job, depth, VIGIL_R_IO, "pattern engine failure");
+	close(fd);
+	return -1;
+fail:
+	scan_problem(job, depth, VIGIL_R_IO, strerror(errno));
+	close(fd);
+	return -1;
+}
+
 static uint8_t *
 unit_buffer(struct job *job, unsigned depth)
 {
@@ -361,6 +442,9 @@ scan_unit(struct job *job, struct src *src, unsigned depth)
 	if (n < 0)
 		n = 0;
 	classify_buffer(job->sc->cls, buf, (size_t)n, mime, sizeof(mime));
+	/* Issue 3: a header block that names a message is one (mail.c). */
+	if (strcmp(mime, "text/plain") == 0 && mail_sniff(buf, (size_t)n))
+		snprintf(mime, sizeof(mime), "message/rfc822");
 	if (depth == 0)
 		snprintf(job->res->mime, sizeof(job->res->mime), "%s", mime);
 	if ((err = match_begin(job->sc->mctx, RAW_SLOT(depth), &u)) !=
@@ -381,6 +465,13 @@ scan_unit(struct job *job, struct src *src, unsigned depth)
 	if (kind != UNPACK_NONE) {
 		err = unpack_container(job, src, depth, kind, mime, buf,
 		    (size_t)n, u);
+		job->depth = depth;
+	} else if (strcmp(mime, "application/pdf") == 0) {
+		/* Issue 3: text as a reader sees it (pdf.c, mail.c). */
+		err = pdf_scan(job, src, depth, buf, (size_t)n, u, &tl);
+		job->depth = depth;
+	} else if (strcmp(mime, "message/rfc822") == 0) {
+		err = mail_scan(job, src, depth, buf, (size_t)n, u, &tl);
 		job->depth = depth;
 	} else if (scan_account(job, (size_t)n)) {
 		err = match_feed(u, buf, (size_t)n);

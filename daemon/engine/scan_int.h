@@ -77,6 +77,43 @@ enum vigil_err	scan_text_end(struct job *, unsigned depth, struct tl *,
 int		scan_account(struct job *, size_t n);
 ssize_t		src_read_full(struct src *, void *, size_t);
 
+/*
+ * Sources for units extracted by pdf.c and mail.c.  src_init_mem(): n bytes
+ * at p, borrowed for the unit's life.  src_init_fd(): a regular file or
+ * memfd from its current offset to its end, borrowed.
+ */
+void		src_init_mem(struct src *, struct job *, const void *p,
+		    size_t n);
+void		src_init_fd(struct src *, struct job *, int fd);
+/*
+ * Copy a unit (peek[0..npeek), then the rest of src) into a new memfd,
+ * counting every byte and feeding it to unit, its raw layer; buf is
+ * scratch of SCAN_CHUNK bytes.  Returns the fd (the caller closes it),
+ * holding a prefix if a limit stopped the job, or -1 after recording a
+ * problem.
+ */
+int		scan_spool(struct job *, struct src *, unsigned depth,
+		    const uint8_t *peek, size_t npeek, struct match_unit *unit,
+		    uint8_t *buf);
+
+/*
+ * pdf.c and mail.c (issue 3): documents whose text is extracted.  Each
+ * feeds every byte of the unit (peek, then the rest of src) to unit,
+ * scans its parts as members at depth + 1 and returns in *tl the unit's
+ * text layer (or NULL), for scan_unit() to end after the raw layer.  A
+ * damaged document is VIGIL_OK with a problem recorded.
+ */
+enum vigil_err	pdf_scan(struct job *, struct src *, unsigned depth,
+		    const uint8_t *peek, size_t npeek, struct match_unit *unit,
+		    struct tl **tl);
+enum vigil_err	mail_scan(struct job *, struct src *, unsigned depth,
+		    const uint8_t *peek, size_t npeek, struct match_unit *unit,
+		    struct tl **tl);
+/* Do these leading bytes of a "text/plain" unit hold a mail header? */
+int		mail_sniff(const uint8_t *peek, size_t n);
+/* Sends GLib's, GMime's and poppler's log messages to vg_log_debug(). */
+void		doc_glib_quiet(void);
+
 /* unpack.c */
 enum unpack_kind { UNPACK_NONE, UNPACK_STREAM, UNPACK_SEEK };
 enum unpack_kind unpack_kind(const char *mime, const uint8_t *peek,

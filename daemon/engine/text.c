@@ -42,6 +42,8 @@
 #include "text_int.h"
 
 #define TL_FLUSH	(64 * 1024)
+/* What one call may add before a flush: a chunk and then some. */
+#define TL_OUT_MAX	(4u << 20)
 #define TL_SEED		8192
 #define STABLE_MAX	0x30000
 
@@ -283,6 +285,9 @@ tl_text(struct tl *tl, const uint8_t *p, size_t n)
 				    VIGIL_OK)
 					return VIGIL_E_NOMEM;
 				i = last;
+				if (tl->out.len >= TL_FLUSH &&
+				    flush_out(tl) != VIGIL_OK)
+					return VIGIL_E_NOMEM;
 			}
 			len = utf8_next(p + i, n - i, &c);
 			if (len == -2) {
@@ -440,7 +445,6 @@ is_utf8(const uint8_t *p, size_t n)
 static const char *
 detect_charset(struct tl *tl, const uint8_t *p, size_t n, size_t *bom)
 {
-	size_t		 zeros_even = 0, zeros_odd = 0;
 	uchardet_t	 ud;
 	const char	*cs;
 
@@ -457,17 +461,18 @@ detect_charset(struct tl *tl, const uint8_t *p, size_t n, size_t *bom)
 		*bom = 2;
 		return "UTF-16BE";
 	}
-	for (size_t i = 0; i + 1 < n && i < 4096; i += 2) {
-		zeros_even += p[i] == 0;
-		zeros_odd += p[i + 1] == 0;
-	}
-	/* UTF-16 without a BOM: every other byte zero, mostly. */
-	if (n >= 8 && zeros_odd * 4 > n / 2 && zeros_even * 8 < n / 2)
-		return "UTF-16LE";
-	if (n >= 8 && zeros_even * 4 > n / 2 && zeros_odd * 8 < n / 2)
-		return "UTF-16BE";
+	/*
+	 * ASCII read as UTF-16 looks like CJK, so UTF-16 is only guessed for
+	 * bytes with NULs in them (UTF-16 of Latin text) or that are not
+	 * UTF-8 at all (UTF-16 of CJK text).
+	 */
+	if (memchr(p, 0, n > 4096 ? 4096 : n) != NULL &&
+	    (cs = classify_utf16(p, n)) != NULL)
+		return cs;
 	if (is_utf8(p, n))
 		return NULL;
+	if ((cs = classify_utf16(p, n)) != NULL)
+		return cs;
 	if ((ud = uchardet_new()) == NULL)
 		return NULL;
 	cs = NULL;
@@ -540,7 +545,7 @@ tl_begin(struct job *job, unsigned depth, const char *mime,
 	tl->job = job;
 	tl->depth = depth;
 	tl->cd = (iconv_t)-1;
-	vg_buf_init(&tl->out, TL_FLUSH + 64);
+	vg_buf_init(&tl->out, TL_OUT_MAX);
 	if (strcmp(mime, "text/html") == 0 ||
 	    strcmp(mime, "application/xhtml+xml") == 0)
 		tl->markup_kind = MARKUP_HTML;
@@ -586,7 +591,7 @@ tl_begin_utf8(struct job *job, unsigned depth, enum markup_kind kind,
 	tl->depth = depth;
 	tl->cd = (iconv_t)-1;
 	tl->markup_kind = kind;
-	vg_buf_init(&tl->out, TL_FLUSH + 64);
+	vg_buf_init(&tl->out, TL_OUT_MAX);
 	if ((err = tl_start(tl)) != VIGIL_OK) {
 		tl_free(tl);
 		return err;

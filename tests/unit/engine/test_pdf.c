@@ -1,0 +1,265 @@
+/*
+ * test_pdf.c: a PDF as a reader sees it (engine/pdf.c): page text through
+ * poppler into the text layer, FlateDecode streams inflated as members
+ * "#stream-N", a damaged file still raw-matched and reported corrupt, and
+ * a deflate bomb stopped by the ratio limit.  PDFs are written here, with
+ * zlib, so the offsets in their xref tables are exact.
+ */
+#define _GNU_SOURCE	/* memfd_create */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <zlib.h>
+
+#include "vigil/core.h"
+#include "vigil/engine.h"
+
+static const char rules[] =
+    "rule needle_ascii { meta: clause = \"IV.9(7)\" severity = \"high\"\n"
+    "  strings: $a = \"vigil needle casino royale\" condition: $a }\n"
+    "rule secret { meta: clause = \"IV.9(7)\" severity = \"high\"\n"
+    "  strings: $a = \"FLATESECRET\" condition: $a }\n";
+
+static struct eng_ruleset *rs;
+static struct eng_scanner *sc;
+
+static int
+setup(void **state)
+{
+	char		 path[] = "/tmp/vigil-test-XXXXXX.yar";
+	struct eng_diag	 d;
+	int		 fd = mkstemps(path, 4);
+
+	(void)state;
+	if (fd < 0 || write(fd, rules, strlen(rules)) !=
+	    (ssize_t)strlen(rules))
+		return -1;
+	close(fd);
+	if (eng_ruleset_compile(path, ENG_MODE_AUTO, &rs, &d) != VIGIL_OK) {
+		fprintf(stderr, "%d:%d: %s\n", d.line, d.column, d.msg);
+		unlink(path);
+		return -1;
+	}
+	unlink(path);
+	return eng_scanner_new(&sc) == VIGIL_OK ? 0 : -1;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	eng_scanner_free(sc);
+	eng_ruleset_unref(rs);
+	return 0;
+}
+
+static struct eng_result *
+scan(const char *name, const void *data, size_t len, int text_layer)
+{
+	struct vigil_limits	 lim;
+	struct eng_result	*r = NULL;
+	int			 fd = memfd_create("t", 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	vigil_limits_default(&lim);
+	lim.text_layer = text_layer;
+	assert_int_equal(eng_scan_fd(sc, rs, fd, name, &lim, &r), VIGIL_OK);
+	close(fd);
+	return r;
+}
+
+/* Is rule reported with this path ("a/b/#text", elements joined by /)? */
+static int
+has(const struct eng_result *r, const char *rule, const char *path)
+{
+	for (size_t i = 0; i < r->nmatches; i++) {
+		char	buf[512] = "";
+		size_t	len = 0;
+
+		for (size_t k = 0; k < r->matches[i].npath &&
+		    len < sizeof(buf); k++)
+			len += (size_t)snprintf(buf + len, sizeof(buf) - len,
+			    "%s%s", k > 0 ? "/" : "", r->matches[i].path[k]);
+		if (strcmp(r->matches[i].rule, rule) == 0 &&
+		    strcmp(buf, path) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Appends n bytes to a growing buffer. */
+static void
+put(uint8_t **b, size_t *len, const void *p, size_t n)
+{
+	assert_non_null(*b = realloc(*b, *len + n + 1));
+	memcpy(*b + *len, p, n);
+	*len += n;
+}
+
+static void
+putz(uint8_t **b, size_t *len, const char *s)
+{
+	put(b, len, s, strlen(s));
+}
+
+/* A deflated stream object's body: dictionary, data, endstream. */
+static void
+put_flate(uint8_t **b, size_t *len, const char *extra, const void *data,
+    size_t n)
+{
+	uLongf	 zn = compressBound(n);
+	uint8_t	*z = malloc(zn);
+	char	 dict[256];
+
+	assert_non_null(z);
+	assert_int_equal(compress2(z, &zn, data, n, 9), Z_OK);
+	snprintf(dict, sizeof(dict), "<< /Length %lu /Filter /FlateDecode%s "
+	    ">>\nstream\n", (unsigned long)zn, extra);
+	putz(b, len, dict);
+	put(b, len, z, zn);
+	putz(b, len, "\nendstream");
+	free(z);
+}
+
+/*
+ * One page showing text (in a deflated content stream), and a deflated
+ * embedded file holding payload (n bytes).
+ */
+static uint8_t *
+make_pdf(const char *text, const void *payload, size_t n, size_t *outlen)
+{
+	uint8_t	*b = NULL;
+	size_t	 len = 0, off[7], xref;
+	char	 line[256];
+
+	putz(&b, &len, "%PDF-1.4\n%\xe2\xe3\xcf\xd3\n");
+	for (int i = 1; i <= 6; i++) {
+		off[i] = len;
+		snprintf(line, sizeof(line), "%d 0 obj\n", i);
+		putz(&b, &len, line);
+		switch (i) {
+		case 1:
+			putz(&b, &len, "<< /Type /Catalog /Pages 2 0 R >>");
+			break;
+		case 2:
+			putz(&b, &len, "<< /Type /Pages /Kids [3 0 R] "
+			    "/Count 1 >>");
+			break;
+		case 3:
+			putz(&b, &len, "<< /Type /Page /Parent 2 0 R "
+			    "/MediaBox [0 0 612 792] /Contents 4 0 R "
+			    "/Resources << /Font << /F1 5 0 R >> >> >>");
+			break;
+		case 4:
+			snprintf(line, sizeof(line),
+			    "BT /F1 12 Tf 72 712 Td (%s) Tj ET", text);
+			put_flate(&b, &len, "", line, strlen(line));
+			break;
+		case 5:
+			putz(&b, &len, "<< /Type /Font /Subtype /Type1 "
+			    "/BaseFont /Helvetica >>");
+			break;
+		case 6:
+			put_flate(&b, &len, " /Type /EmbeddedFile", payload,
+			    n);
+			break;
+		}
+		putz(&b, &len, "\nendobj\n");
+	}
+	xref = len;
+	putz(&b, &len, "xref\n0 7\n0000000000 65535 f \n");
+	for (int i = 1; i <= 6; i++) {
+		snprintf(line, sizeof(line), "%010zu 00000 n \n", off[i]);
+		putz(&b, &len, line);
+	}
+	snprintf(line, sizeof(line), "trailer\n<< /Size 7 /Root 1 0 R >>\n"
+	    "startxref\n%zu\n%%%%EOF\n", xref);
+	putz(&b, &len, line);
+	*outlen = len;
+	return b;
+}
+
+/* Page text in #text, the content stream and embedded file inflated. */
+static void
+test_text_and_streams(void **state)
+{
+	struct eng_result	*r;
+	uint8_t			*pdf;
+	size_t			 len;
+
+	(void)state;
+	pdf = make_pdf("vigil needle ca\\163ino royale", "FLATESECRET", 11,
+	    &len);
+	r = scan("p.pdf", pdf, len, 1);
+	assert_string_equal(r->mime, "application/pdf");
+	/* The octal escape hides the phrase from the content stream. */
+	assert_true(has(r, "needle_ascii", "p.pdf/#text"));
+	assert_false(has(r, "needle_ascii", "p.pdf/#stream-4"));
+	assert_true(has(r, "secret", "p.pdf/#stream-6"));
+	assert_int_equal(r->members, 2);
+	assert_int_equal(r->nproblems, 0);
+	eng_result_free(r);
+	/* Without a text layer the streams are still members. */
+	r = scan("p.pdf", pdf, len, 0);
+	assert_false(has(r, "needle_ascii", "p.pdf/#text"));
+	assert_true(has(r, "secret", "p.pdf/#stream-6"));
+	eng_result_free(r);
+	free(pdf);
+}
+
+/* A PDF poppler refuses: corrupt, its bytes matched all the same. */
+static void
+test_corrupt(void **state)
+{
+	static const char pdf[] = "%PDF-1.4\n% vigil needle casino royale\n"
+	    "1 0 obj\n<< /Type /Catalog /Pages 9 0 R\ngarbage garbage\n";
+	struct eng_result *r;
+
+	(void)state;
+	r = scan("c.pdf", pdf, sizeof(pdf) - 1, 1);
+	assert_true(has(r, "needle_ascii", "c.pdf"));
+	assert_int_equal(r->nproblems, 1);
+	assert_int_equal(r->problems[0].reason, VIGIL_R_CORRUPT);
+	eng_result_free(r);
+}
+
+/* 64 MiB of zeros in one stream: the ratio limit, not 64 MiB scanned. */
+static void
+test_bomb(void **state)
+{
+	struct eng_result	*r;
+	uint8_t			*zeros, *pdf;
+	size_t			 len, n = 64u << 20;
+
+	(void)state;
+	assert_non_null(zeros = calloc(1, n));
+	pdf = make_pdf("hello", zeros, n, &len);
+	free(zeros);
+	r = scan("b.pdf", pdf, len, 1);
+	assert_int_equal(r->verdict, VIGIL_UNSCANNABLE);
+	assert_int_equal(r->problems[0].reason, VIGIL_R_LIMIT_RATIO);
+	assert_true(r->bytes_scanned < n / 8);
+	eng_result_free(r);
+	free(pdf);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_text_and_streams),
+		cmocka_unit_test(test_corrupt),
+		cmocka_unit_test(test_bomb),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
