@@ -455,6 +455,9 @@ markup_free(struct markup *m)
 	if (m == NULL)
 		return;
 	if (m->ctxt != NULL) {
+		/* A DTD in the document makes the parser build a doc for it. */
+		if (m->ctxt->myDoc != NULL)
+			xmlFreeDoc(m->ctxt->myDoc);
 		if (m->kind == MARKUP_HTML)
 			htmlFreeParserCtxt(m->ctxt);
 		else
