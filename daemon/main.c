@@ -5,9 +5,12 @@
  *   vigil rules check PATH           compile rule packs and report
  *   vigil serve [options]            the HTTP daemon (daemon/server/)
  *
- * The daemon (vigil serve) will open its sockets, database and rules
- * first, then drop to the vigil user; after that it neither listens anew nor
- * writes outside its state directory.
+ * The promise of `vigil serve` started as root: it opens its listening
+ * socket, its database and its rules first, then becomes the configured
+ * user (default vigil; real, effective and saved ids, that user's group
+ * only, checked that there is no way back) before any scan thread starts,
+ * and from then on it neither listens anew nor writes outside its state
+ * directory.  Objects and rules it reads must be readable by that user.
  */
 #include <locale.h>
 #include <stdio.h>

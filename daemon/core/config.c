@@ -41,6 +41,11 @@ static const struct setting settings[] = {
 	  "ADDR:PORT\" and writes the port number to STATE_DIR/port." },
 	{ "state_dir", CFG_STR, "./var", F(state_dir), 0, 0,
 	  "Directory for the database (vigil.db), admin.token and port." },
+	{ "user", CFG_STR, "vigil", F(user), 0, 0,
+	  "Started as root, the daemon opens its socket, database and rules,\n"
+	  "then runs as this user (its primary group, no others).  If the\n"
+	  "default user vigil does not exist it stays root and says so; a\n"
+	  "named user that does not exist is an error.  Empty: never switch." },
 	{ "buckets", CFG_STR, "", F(buckets), 0, 0,
 	  "Root of the local object store: a bucket is a directory under it,\n"
 	  "a key a path inside that.  Empty means STATE_DIR/buckets." },

@@ -44,6 +44,7 @@ worker(void *arg)
 	struct srv_workq	*q = arg;
 	void			*state, *job, **d;
 	uint64_t		 one = 1;
+	int			 wake;
 
 	state = q->ops->init != NULL ? q->ops->init(q->arg) : NULL;
 	for (;;) {
@@ -67,8 +68,15 @@ worker(void *arg)
 		/* done[] was sized for every job that can be in flight. */
 		d = q->done;
 		d[q->ndone++] = job;
+		/*
+		 * Only the first job on an empty done list wakes the loop:
+		 * the ones after it are taken by the same srv_workq_done(),
+		 * which re-arms the eventfd if it leaves any behind.
+		 */
+		wake = q->ndone == 1;
 		pthread_mutex_unlock(&q->mu);
-		(void)!write(q->efd, &one, sizeof(one));
+		if (wake)
+			(void)!write(q->efd, &one, sizeof(one));
 	}
 	if (q->ops->fini != NULL)
 		q->ops->fini(state);
@@ -127,7 +135,14 @@ enum vigil_err
 srv_workq_push(struct srv_workq *q, void *job)
 {
 	pthread_mutex_lock(&q->mu);
-	if (q->len == q->max || q->stop) {
+	/*
+	 * Besides the waiting room, count jobs running and done but not yet
+	 * collected: the loop may push again before it collects, and done[]
+	 * holds only donecap.  (Without this, 64 finished scans waiting for
+	 * a busy loop overran done[].)
+	 */
+	if (q->len == q->max || q->len + q->running + q->ndone >= q->donecap ||
+	    q->stop) {
 		pthread_mutex_unlock(&q->mu);
 		return VIGIL_E_LIMIT;
 	}

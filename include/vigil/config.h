@@ -39,6 +39,7 @@ enum vg_account_from {
 struct vg_config {
 	char		*listen;	/* ADDR:PORT */
 	char		*state_dir;
+	char		*user;		/* to run as when started as root */
 	char		*buckets;	/* "" means STATE_DIR/buckets */
 	char		*rules;
 	uint64_t	 workers;	/* 0: one per core */

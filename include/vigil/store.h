@@ -4,8 +4,9 @@
  * SQLite in WAL mode at STATE_DIR/vigil.db, one writer connection owned by
  * the store and used from the loop thread only; all SQL sits in one table
  * of prepared statements; the schema version is PRAGMA user_version and
- * migrations run on open.  (When a PostgreSQL backend arrives this splits
- * into store.c, the interface, and sqlite.c.)
+ * migrations run on open.  store.c is the interface and forwards every
+ * call to a backend chosen by name (daemon/store/store_int.h); sqlite.c
+ * is the one backend, so a PostgreSQL one can sit beside it later.
  */
 #ifndef VIGIL_STORE_H
 #define VIGIL_STORE_H
@@ -20,8 +21,15 @@ struct store;
 enum vigil_err	store_open(const char *dir, struct store **,
 		    char *err, size_t errlen);
 void		store_close(struct store *);
-/* Transactions for group commits: everything between is one fsync. */
+/*
+ * Transactions for group commits: everything between is one fsync.  One
+ * begun with store_begin() is durable when store_commit() returns
+ * (synchronous=FULL: it survives power loss).  One begun with
+ * store_begin_lazy() survives a crash of the daemon (kill -9) at once,
+ * and loss of the machine from the next durable commit on.
+ */
 enum vigil_err	store_begin(struct store *);
+enum vigil_err	store_begin_lazy(struct store *);
 enum vigil_err	store_commit(struct store *);
 void		store_rollback(struct store *);
 /* VIGIL_OK if a write transaction can start right now (readyz). */
@@ -52,8 +60,8 @@ enum vigil_err	store_inbox_cancel(struct store *, const char *bucket,
 		    const char *key, int *n);
 /*
  * Takes up to max pending items, oldest first, marking them running and
- * counting the attempt, committed before return so a crash during the
- * scan is remembered.  With suspects 0, only items never started; with 1,
+ * counting the attempt, committed (lazily) before return so a crash
+ * during the scan is remembered.  With suspects 0, only items never started; with 1,
  * only items that were in the scanner when the daemon died (attempts >
  * 0), which the caller must run alone so a second crash blames the right
  * one.  *items is a new array of *n; free each item with store_item_free()

@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
 """End-to-end tests of `vigil serve`.
 
-usage: test_serve.py VIGIL WORKDIR [CASE-SUBSTRING...]
+usage: test_serve.py VIGIL WORKDIR [[!]CASE-SUBSTRING...]
 
 Starts the real daemon with --listen 127.0.0.1:0 and a fresh state dir
 under WORKDIR, reads the bound port back from STATE_DIR/port (the daemon
 also logs "listening on ADDR:PORT"), and drives it with urllib.  Each
 check is a named case printed as PASS or FAIL; the last line is
 "N passed, M failed" and the exit status is 1 if any case failed.  The
-daemon's stderr is kept in WORKDIR/*.log.  Standard library only.
+daemon's stderr is kept in WORKDIR/*.log.  Substrings select cases by
+name; one starting with '!' leaves matching cases out.  A case that cannot
+run here (the privilege drop when not root) prints SKIP and its reason.
+Standard library only.
 """
 
 import http.client as http_client
@@ -104,6 +107,16 @@ class Daemon:
         self.log.close()
         return rc
 
+    def metric(self, name):
+        _, _, b = http(self, "GET", "/metrics", token=TOKENS["admin"])
+        for line in b.decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        raise AssertionError("no metric " + name)
+
+    def scans_in_flight(self):
+        return self.metric("vigil_scans_in_flight")
+
     def log_lines(self):
         with open(self.log_path, "rb") as f:
             return f.read().decode("utf-8", "replace").splitlines()
@@ -145,14 +158,28 @@ def check(cond, msg):
         raise AssertionError(msg)
 
 
+def selected(name):
+    """SELECT holds substrings; one starting with '!' excludes."""
+    inc = [x for x in SELECT if not x.startswith("!")]
+    exc = [x[1:] for x in SELECT if x.startswith("!")]
+    return (not inc or any(x in name for x in inc)) and \
+        not any(x in name for x in exc)
+
+
+class Skip(Exception):
+    """A case that cannot run here; printed as SKIP with the reason."""
+
+
 def run_case(fn, *args):
     name = fn.case_name
-    if SELECT and not any(s in name for s in SELECT):
+    if not selected(name):
         return
     try:
         fn(*args)
         RESULTS.append((name, True))
         print("PASS %s" % name, flush=True)
+    except Skip as e:
+        print("SKIP %s: %s" % (name, e), flush=True)
     except Exception as e:  # a case failing must not stop the others
         RESULTS.append((name, False))
         print("FAIL %s: %s: %s" % (name, type(e).__name__, e), flush=True)
@@ -325,13 +352,23 @@ def t_scan_matches_cli(d, rules):
     check(cache_hits(d) == hits + 1, "the repeat was not a cache hit")
 
 
-@case("POST /v1/scan: a body over max_body is 413")
+@case("oversized bodies: /v1/scan and /v1/events over max_body are 413 "
+      "naming the problem; the daemon keeps serving")
 def t_scan_too_big(d):
-    st, _, _ = http(d, "POST", "/v1/scan", b"a" * (300 * 1024),
+    for path in ("/v1/scan", "/v1/events"):
+        try:
+            st, _, b = http(d, "POST", path, b"a" * (300 * 1024),
+                            TOKENS["hook"])
+        except (ConnectionError, urllib.error.URLError) as e:
+            raise AssertionError("%s: no answer (%s)" % (path, e))
+        check(st == 413, "%s: status %d" % (path, st))
+        check(b"too large" in b.lower(), "%s: body %r" % (path, b[:200]))
+        st, _, _ = http(d, "GET", "/healthz")
+        check(st == 200, "daemon unwell after 413")
+    st, _, b = http(d, "POST", "/v1/scan?name=after-413", NEEDLE,
                     TOKENS["hook"])
-    check(st == 413, "status %d" % st)
-    st, _, _ = http(d, "GET", "/healthz")
-    check(st == 200, "daemon unwell after 413")
+    check(st == 200 and json.loads(b)["verdict"] == "flagged",
+          "scan after 413: %d %r" % (st, b))
 
 
 @case("POST /v1/rules/reload: a broken pack keeps the running ruleset")
@@ -455,12 +492,225 @@ def t_event_removed(d):
     check(verdict_of(d, "b1", "gone.txt") is None, "cancelled was scanned")
 
 
-@case("events: malformed bodies and escaping keys are 400")
+@case("events: malformed JSON and escaping keys are 400 naming the "
+      "problem; the daemon keeps serving")
 def t_event_bad(d):
-    for body in (b"{", b"[]", json.dumps(aws_event("b1", "../etc/passwd"))
-                 .encode(), json.dumps(aws_event("..", "k")).encode()):
+    cases = ((b"{", "bad JSON"), (b'{"Records": [1, }', "bad JSON"),
+             (b"\xff\xfe", "bad JSON"), (b"", "bad JSON"),
+             (b"[]", "not a JSON object"), (b'{"x": 1}', "no Records"),
+             (b'{"Records": [{}]}', "lacks"),
+             (json.dumps(aws_event("b1", "../etc/passwd")).encode(),
+              "refused"),
+             (json.dumps(aws_event("..", "k")).encode(), "refused"))
+    for body, words in cases:
         st, j = jhttp(d, "POST", "/v1/events", body, token=TOKENS["hook"])
-        check(st == 400 and "error" in j, (body, st, j))
+        check(st == 400 and isinstance(j, dict) and words in j.get("error",
+              ""), (body, st, j))
+        st, _, _ = http(d, "GET", "/healthz")
+        check(st == 200, "healthz after %r: %d" % (body, st))
+    st, j = jhttp(d, "POST", "/v1/events", {"Records": []},
+                  token=TOKENS["hook"])
+    check(st == 202 and j["accepted"] == 0, (st, j))
+
+
+AWKWARD_KEYS = ("with space/and more space.txt", "plus+sign+.txt",
+                "ünïcödé/кириллица/日本語 ☃.txt", "literal%2Fslash.txt",
+                "mixed dir/a+b c%2F ü.txt")
+
+
+def record(flavor, bucket, key, etag):
+    """One ObjectCreated record with key encoded as flavor sends it."""
+    if flavor == "ceph":
+        src, wire = "ceph:s3", key
+    else:       # AWS and MinIO: form/query encoding, '/' as %2F too
+        src = "aws:s3" if flavor == "aws" else "minio:s3"
+        wire = urllib.parse.quote_plus(key, safe="")
+    return {"eventVersion": "2.1", "eventSource": src,
+            "eventName": ("s3:" if flavor == "minio" else "") +
+            "ObjectCreated:Put",
+            "s3": {"bucket": {"name": bucket,
+                              "ownerIdentity": {"principalId": "o"}},
+                   "object": {"key": wire, "size": 1, "eTag": etag,
+                              "sequencer": "0A"}}}
+
+
+@case("events: keys with spaces, '+', unicode and %2F in AWS, MinIO and "
+      "Ceph form reach the right object")
+def t_event_awkward(d):
+    for flavor in ("aws", "minio", "ceph"):
+        bucket = "awk-" + flavor
+        recs = []
+        for i, key in enumerate(AWKWARD_KEYS):
+            # The content names the key, so the verdict proves which file
+            # was read; every other one is flagged.
+            data = key.encode() + (b" " + NEEDLE if i % 2 == 0 else b"")
+            put_object(d.state, bucket, key, data)
+            recs.append(record(flavor, bucket, key, "k%d" % i))
+        st, j = jhttp(d, "POST", "/v1/events", {"Records": recs},
+                      token=TOKENS["hook"])
+        check(st == 202 and j["accepted"] == len(AWKWARD_KEYS),
+              (flavor, st, j))
+        for i, key in enumerate(AWKWARD_KEYS):
+            v = wait_for(lambda: verdict_of(d, bucket, key))
+            check(v, "%s %r: no verdict" % (flavor, key))
+            check(v["key"] == key and v["bucket"] == bucket, (flavor, v))
+            check(v["size"] == len(key.encode()) + (
+                  len(NEEDLE) + 1 if i % 2 == 0 else 0), (flavor, key, v))
+            want = "flagged" if i % 2 == 0 else "clean"
+            check(v["verdict"] == want, (flavor, key, v["verdict"]))
+
+
+@case("POST /v1/scan: a nested archive (zip in tar.gz) is flagged with "
+      "the path to the member")
+def t_scan_nested(d):
+    import io
+    import tarfile
+    import zipfile
+    zbuf = io.BytesIO()
+    with zipfile.ZipFile(zbuf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("readme.txt", "harmless\n")
+        z.writestr("deep/needle.txt", b"xx " + NEEDLE + b" yy\n")
+    tbuf = io.BytesIO()
+    with tarfile.open(fileobj=tbuf, mode="w:gz") as t:
+        ti = tarfile.TarInfo("inner.zip")
+        ti.size = len(zbuf.getvalue())
+        t.addfile(ti, io.BytesIO(zbuf.getvalue()))
+    st, _, b = http(d, "POST", "/v1/scan?name=outer.tgz", tbuf.getvalue(),
+                    TOKENS["hook"])
+    check(st == 200, "status %d %r" % (st, b))
+    j = json.loads(b)
+    check(j["verdict"] == "flagged" and j["mime"] == "application/gzip", j)
+    check(j["matches"][0]["path"] == ["outer.tgz", "inner.zip",
+                                      "deep/needle.txt"], j["matches"])
+
+
+@case("reload under load: scans in flight during good and broken reloads "
+      "all finish 200 with the right verdict")
+def t_reload_load(rules, conf):
+    import threading
+    state = os.path.join(WORK, "state-reload")
+    shutil.rmtree(state, ignore_errors=True)
+    rdir = os.path.join(WORK, "rules-reload")
+    shutil.rmtree(rdir, ignore_errors=True)
+    shutil.copytree(rules, rdir)
+    d = Daemon("reload", state, rdir, conf,
+               {"VIGIL_TEST_SCAN_DELAY": "0.05"})
+    results, errors = [], []
+
+    def client(c):
+        for i in range(12):
+            flagged = (c + i) % 2 == 0
+            body = b"client %d scan %d " % (c, i) + (NEEDLE if flagged
+                                                     else b"")
+            try:
+                st, _, b = http(d, "POST", "/v1/scan?name=c%d-%d" % (c, i),
+                                body, TOKENS["hook"])
+                results.append((st, json.loads(b).get("verdict"),
+                                "flagged" if flagged else "clean"))
+            except Exception as e:  # noqa: BLE001 - reported below
+                errors.append(repr(e))
+
+    try:
+        threads = [threading.Thread(target=client, args=(c,))
+                   for c in range(4)]
+        for t in threads:
+            t.start()
+        reloads = []
+        extra = os.path.join(rdir, "extra.yar")
+        broken = os.path.join(rdir, "zz-broken.yar")
+        for n in range(4):
+            time.sleep(0.1)
+            if n == 2:
+                with open(broken, "w") as f:
+                    f.write(BAD_RULE)
+            elif n == 3:
+                os.unlink(broken)
+            else:
+                with open(extra, "w") as f:
+                    f.write(RULE.replace("serve_needle", "extra%d" % n)
+                            % ("extra-marker-%d" % n))
+            inflight = d.scans_in_flight() > 0
+            st, j = jhttp(d, "POST", "/v1/rules/reload",
+                          token=TOKENS["admin"])
+            reloads.append((st, inflight))
+        for t in threads:
+            t.join(60)
+        check(not errors, errors[:3])
+        check([r[0] for r in reloads] == [200, 200, 422, 200], reloads)
+        check(all(r[1] for r in reloads), "a reload with no scan in "
+              "flight: %r" % reloads)
+        check(len(results) == 48, "%d answers" % len(results))
+        bad = [r for r in results if r[0] != 200 or r[1] != r[2]]
+        check(not bad, bad[:5])
+        st, _, _ = http(d, "GET", "/healthz")
+        check(st == 200, "healthz %d" % st)
+    finally:
+        rc = d.stop()
+    check(rc == 0, "exit %d" % rc)
+
+
+def db_rows(state, sql):
+    import sqlite3
+    db = sqlite3.connect("file:%s/vigil.db?mode=ro" % state, uri=True,
+                         timeout=10)
+    try:
+        return db.execute(sql).fetchall()
+    finally:
+        db.close()
+
+
+@case("kill -9 with 1,000 events queued: after a restart every one is "
+      "scanned exactly once")
+def t_kill_queued(rules, conf):
+    state = os.path.join(WORK, "state-kill")
+    shutil.rmtree(state, ignore_errors=True)
+    os.makedirs(state)
+    keys = ["q/obj %04d+ü.txt" % i for i in range(1000)]
+    for i, k in enumerate(keys):
+        put_object(state, "kb", k, b"object %d\n" % i +
+                   (NEEDLE if i % 10 == 0 else b""))
+    d = Daemon("kill1", state, rules, conf,
+               {"VIGIL_TEST_SCAN_DELAY": "0.05"}, ("--workers", "1"))
+    try:
+        for start in range(0, 1000, 100):
+            recs = [record("aws", "kb", k, "e%d" % (start + i))
+                    for i, k in enumerate(keys[start:start + 100])]
+            st, j = jhttp(d, "POST", "/v1/events", {"Records": recs},
+                          token=TOKENS["hook"])
+            check(st == 202 and j["accepted"] == 100, (start, st, j))
+        pending = d.metric("vigil_inbox_pending")
+        check(pending >= 900, "only %s pending before the kill" % pending)
+    finally:
+        d.stop(signal.SIGKILL)
+    before = db_rows(state, "SELECT count(*) FROM verdicts")[0][0]
+    check(before < 100, "%d scanned before the kill" % before)
+    d = Daemon("kill2", state, rules, conf)
+    try:
+        done = wait_for(lambda: db_rows(
+            state, "SELECT count(*) FROM verdicts")[0][0] >= 1000 and
+            d.metric("vigil_inbox_pending") == 0, timeout=90, step=0.2)
+        check(done, "not all scanned: %s verdicts" % db_rows(
+            state, "SELECT count(*) FROM verdicts")[0][0])
+        time.sleep(0.3)     # anything scanned twice would show up now
+        rows = db_rows(state, "SELECT key, count(*), min(verdict), "
+                       "max(verdict) FROM verdicts WHERE bucket = 'kb' "
+                       "GROUP BY key")
+        check(len(rows) == 1000, "%d distinct keys" % len(rows))
+        check(sorted(r[0] for r in rows) == sorted(keys), "keys differ")
+        twice = [r for r in rows if r[1] != 1]
+        check(not twice, "scanned more than once: %r" % twice[:5])
+        wrong = [r for r in rows if r[2] != r[3] or r[2] != (
+            "flagged" if int(r[0][6:10]) % 10 == 0 else "clean")]
+        check(not wrong, "wrong verdicts: %r" % wrong[:5])
+        states = db_rows(state, "SELECT state, count(*) FROM inbox "
+                         "GROUP BY state")
+        check(states == [(2, 1000)], "inbox states %r" % states)
+        for k in (keys[0], keys[1], keys[999]):
+            v = verdict_of(d, "kb", k)
+            check(v and v["key"] == k, (k, v))
+    finally:
+        rc = d.stop()
+    check(rc == 0, "exit %d" % rc)
 
 
 @case("metrics: Prometheus text with the documented series")
@@ -618,6 +868,81 @@ def t_sigterm(d):
     check(any("drained" in l for l in d.log_lines()), "no drain log")
 
 
+def proc_ids(pid):
+    ids = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            if k in ("Uid", "Gid", "Groups", "CapEff", "CapPrm"):
+                ids[k] = v.split()
+    return ids
+
+
+@case("privileges: started as root with a user set, the daemon runs as "
+      "that user only after opening socket, database and rules")
+def t_privdrop(rules, conf):
+    import pwd
+    if os.geteuid() != 0:
+        raise Skip("not running as root")
+    made = None
+    try:
+        pw = pwd.getpwnam("nobody")
+    except KeyError:
+        if os.environ.get("CI", "").lower() not in ("1", "true", "yes"):
+            raise Skip("no user nobody, and CI is not set, so no "
+                       "temporary user is made")
+        made = "vigil-test-%d" % os.getpid()
+        subprocess.run(["useradd", "--system", "--no-create-home",
+                        "--shell", "/usr/sbin/nologin", made], check=True)
+        pw = pwd.getpwnam(made)
+    state = os.path.join(WORK, "state-priv")
+    shutil.rmtree(state, ignore_errors=True)
+    pconf = os.path.join(WORK, "priv.conf")
+    shutil.copy(conf, pconf)
+    with open(pconf, "a") as f:
+        f.write("user = %s\n" % pw.pw_name)
+    # The unprivileged daemon must still reach its state and rules.
+    for p in (WORK, rules):
+        os.chmod(p, 0o755)
+    d = Daemon("priv", state, rules, pconf)
+    try:
+        ids = proc_ids(d.proc.pid)
+        check(ids["Uid"] == [str(pw.pw_uid)] * 4, ids)
+        check(ids["Gid"] == [str(pw.pw_gid)] * 4, ids)
+        check(ids["Groups"] in ([], [str(pw.pw_gid)]), ids)
+        check(int(ids["CapEff"][0], 16) == 0 and
+              int(ids["CapPrm"][0], 16) == 0, ids)
+        check(any("running as user %s" % pw.pw_name in l
+                  for l in d.log_lines()), "switch not logged")
+        check(os.stat(os.path.join(state, "vigil.db")).st_uid == pw.pw_uid,
+              "vigil.db not handed over")
+        # It still writes verdicts, reads objects and reloads rules.
+        put_object(state, "pv", "after drop.txt", NEEDLE)
+        st, j = jhttp(d, "POST", "/v1/events",
+                      aws_event("pv", "after drop.txt"), token=TOKENS["hook"])
+        check(st == 202 and j["accepted"] == 1, (st, j))
+        v = wait_for(lambda: verdict_of(d, "pv", "after drop.txt"))
+        check(v and v["verdict"] == "flagged", v)
+        st, _, b = http(d, "POST", "/v1/scan?name=x", NEEDLE, TOKENS["hook"])
+        check(st == 200 and json.loads(b)["verdict"] == "flagged", b)
+        st, j = jhttp(d, "POST", "/v1/rules/reload", token=TOKENS["admin"])
+        check(st == 200, (st, j))
+    finally:
+        rc = d.stop()
+        if made:
+            subprocess.run(["userdel", made])
+    check(rc == 0, "exit %d" % rc)
+    # A named user that does not exist stops start-up.
+    bad = os.path.join(WORK, "nouser.conf")
+    with open(bad, "w") as f:
+        f.write("user = no-such-user-vigil\n")
+    r = subprocess.run([VIGIL, "serve", "--config", bad, "--listen",
+                        "127.0.0.1:0", "--state-dir", state + "-nouser",
+                        "--rules", rules], capture_output=True, timeout=60)
+    check(r.returncode == 3 and b"no-such-user-vigil" in r.stderr,
+          (r.returncode, r.stderr[-300:]))
+
+
 def main():
     global VIGIL, WORK, SELECT
     if len(sys.argv) < 3:
@@ -641,31 +966,28 @@ def main():
     run_case(t_check_config, rules)
     run_case(t_check_config_bad, rules)
     run_case(t_admin_token, rules)
-    state = os.path.join(WORK, "state")
-    d = Daemon("main", state, rules, conf)
-    try:
-        run_case(t_auth, d)
-        run_case(t_roles, d)
-        run_case(t_readyz, d)
-        run_case(t_rules, d)
-        run_case(t_scan_matches_cli, d, rules)
-        run_case(t_scan_too_big, d)
-        run_case(t_reload, d, rules)
-        run_case(t_sighup, d, rules)
-        run_case(t_event_aws, d)
-        run_case(t_event_minio, d)
-        run_case(t_event_ceph, d)
-        run_case(t_event_dup, d)
-        run_case(t_event_removed, d)
-        run_case(t_event_bad, d)
-        run_case(t_metrics, d)
-        run_case(t_log_json, d)
-        run_case(t_sigterm, d)
-    finally:
-        d.stop(signal.SIGKILL)
+    on_main = (t_auth, t_roles, t_readyz, t_rules, t_scan_matches_cli,
+               t_scan_nested, t_scan_too_big, t_reload, t_sighup,
+               t_event_aws, t_event_minio, t_event_ceph, t_event_awkward,
+               t_event_dup, t_event_removed, t_event_bad, t_metrics,
+               t_log_json, t_sigterm)
+    if any(selected(fn.case_name) for fn in on_main):
+        state = os.path.join(WORK, "state")
+        d = Daemon("main", state, rules, conf)
+        try:
+            for fn in on_main:
+                if fn in (t_scan_matches_cli, t_reload, t_sighup):
+                    run_case(fn, d, rules)
+                else:
+                    run_case(fn, d)
+        finally:
+            d.stop(signal.SIGKILL)
+    run_case(t_reload_load, rules, conf)
     run_case(t_poison, rules, conf)
+    run_case(t_kill_queued, rules, conf)
     run_case(t_limits, rules)
     run_case(t_overload, rules)
+    run_case(t_privdrop, rules, conf)
 
     passed = sum(1 for _, ok in RESULTS if ok)
     failed = len(RESULTS) - passed

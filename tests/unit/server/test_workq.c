@@ -1,7 +1,8 @@
 /*
  * test_workq.c: the scan worker pool: a full queue refuses instead of
  * blocking, every job comes back through the done list and the eventfd,
- * and freeing hands back what never ran.
+ * finished jobs not yet collected count against the bound, and freeing
+ * hands back what never ran.
  */
 #include <poll.h>
 #include <pthread.h>
@@ -92,11 +93,50 @@ test_bounded(void **state)
 	assert_int_equal(dropped, 0);
 }
 
+/*
+ * The loop may push again before it collects finished jobs: those count
+ * against the bound too, or the done list overflows (it did).
+ */
+static void
+test_uncollected(void **state)
+{
+	struct srv_workq	*q;
+	struct pollfd		 pfd;
+	void			*done[64];
+	int			 jobs[64];
+	size_t			 got = 0, pushed = 0;
+
+	(void)state;
+	gate_open = 1;
+	assert_int_equal(srv_workq_new(&ops, &gate_open, 2, 3, &q), VIGIL_OK);
+	for (int i = 0; i < 64; i++) {
+		jobs[i] = i;
+		if (srv_workq_push(q, &jobs[i]) == VIGIL_OK)
+			pushed++;
+		/* Let the workers finish what they have, uncollected. */
+		while (srv_workq_waiting(q) > 0)
+			usleep(100);
+		usleep(200);
+	}
+	assert_true(pushed >= 3 && pushed <= 5);
+	pfd.fd = srv_workq_fd(q);
+	pfd.events = POLLIN;
+	while (got < pushed) {
+		assert_int_equal(poll(&pfd, 1, 10000), 1);
+		got += srv_workq_done(q, done + got, 64 - got);
+	}
+	assert_int_equal(got, pushed);
+	assert_int_equal(srv_workq_inflight(q), 0);
+	assert_int_equal(srv_workq_push(q, &jobs[0]), VIGIL_OK);
+	srv_workq_free(q, drop);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bounded),
+		cmocka_unit_test(test_uncollected),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,7 @@
 /*
- * test_store.c: the SQLite store: migration, inbox dedup, cancel, claim
- * and crash recovery with attempt counting, verdicts.
+ * test_store.c: the store through its interface (store.c) over the SQLite
+ * backend: migration, inbox dedup, cancel, claim and crash recovery with
+ * attempt counting, verdicts, lazy and durable commits.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -146,6 +147,44 @@ test_verdicts(void **state)
 	store_close(s);
 }
 
+/*
+ * Lazy transactions (synchronous=NORMAL) and durable ones alternate on one
+ * connection: both are visible after a reopen, and a rolled back lazy
+ * one leaves nothing.
+ */
+static void
+test_lazy(void **state)
+{
+	struct store		*s;
+	struct store_verdict	*got;
+	int64_t			 pending;
+	double			 age;
+
+	(void)state;
+	s = open_store();
+	assert_int_equal(store_begin_lazy(s), VIGIL_OK);
+	assert_true(add(s, "lazy1", "e:1|s:1"));
+	assert_int_equal(store_commit(s), VIGIL_OK);
+	assert_int_equal(store_begin(s), VIGIL_OK);
+	assert_true(add(s, "full1", "e:1|s:1"));
+	assert_int_equal(store_commit(s), VIGIL_OK);
+	assert_int_equal(store_begin_lazy(s), VIGIL_OK);
+	assert_true(add(s, "gone", "e:1|s:1"));
+	store_rollback(s);
+	store_close(s);
+	s = open_store();
+	assert_int_equal(store_begin(s), VIGIL_OK);
+	assert_false(add(s, "lazy1", "e:1|s:1"));
+	assert_false(add(s, "full1", "e:1|s:1"));
+	assert_true(add(s, "gone", "e:1|s:1"));
+	assert_int_equal(store_commit(s), VIGIL_OK);
+	assert_int_equal(store_inbox_stats(s, &pending, &age), VIGIL_OK);
+	assert_true(pending >= 3);
+	assert_int_equal(store_verdict_get(s, "b", "none", &got),
+	    VIGIL_E_NOTFOUND);
+	store_close(s);
+}
+
 static int
 setup(void **state)
 {
@@ -169,6 +208,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_inbox),
 		cmocka_unit_test(test_verdicts),
+		cmocka_unit_test(test_lazy),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
