@@ -802,22 +802,8 @@ eval_int(const struct match_unit *u, const struct cond *c, uint64_t fsize,
 		*v = -a;
 		return 1;
 	default:
-		if (!eval_int(u, c->a, fsize, &a) ||
-		    !eval_int(u, c->b, fsize, &b))
-			return 0;
-		switch (c->op) {
-		case E_ADD:
-			return !__builtin_add_overflow(a, b, v);
-		case E_SUB:
-			return !__builtin_sub_overflow(a, b, v);
-		case E_MUL:
-			return !__builtin_mul_overflow(a, b, v);
-		default:
-			if (b == 0 || (a == INT64_MIN && b == -1))
-				return 0;
-			*v = c->op == E_DIV ? a / b : a % b;
-			return 1;
-		}
+		return eval_int(u, c->a, fsize, &a) &&
+		    eval_int(u, c->b, fsize, &b) && cond_arith(c->op, a, b, v);
 	}
 }
 
@@ -861,23 +847,8 @@ eval(const struct match_unit *u, const struct cond *c, uint64_t fsize)
 	case C_LE:
 	case C_GT:
 	case C_GE:
-		if (!eval_int(u, c->a, fsize, &a) ||
-		    !eval_int(u, c->b, fsize, &b))
-			return 0;
-		switch (c->op) {
-		case C_EQ:
-			return a == b;
-		case C_NE:
-			return a != b;
-		case C_LT:
-			return a < b;
-		case C_LE:
-			return a <= b;
-		case C_GT:
-			return a > b;
-		default:
-			return a >= b;
-		}
+		return eval_int(u, c->a, fsize, &a) &&
+		    eval_int(u, c->b, fsize, &b) && cond_cmp(c->op, a, b);
 	default:
 		return 0;
 	}

@@ -1056,6 +1056,48 @@ cnew(struct parser *ps, enum cond_op op, struct cond *a, struct cond *b)
 	return c;
 }
 
+/* a OP b for the arithmetic ops; 0 when undefined (overflow, / 0). */
+int
+cond_arith(enum cond_op op, int64_t a, int64_t b, int64_t *out)
+{
+	switch (op) {
+	case E_ADD:
+		return !__builtin_add_overflow(a, b, out);
+	case E_SUB:
+		return !__builtin_sub_overflow(a, b, out);
+	case E_MUL:
+		return !__builtin_mul_overflow(a, b, out);
+	case E_DIV:
+	case E_MOD:
+		if (b == 0 || (a == INT64_MIN && b == -1))
+			return 0;
+		*out = op == E_DIV ? a / b : a % b;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* a OP b for the comparison ops. */
+int
+cond_cmp(enum cond_op op, int64_t a, int64_t b)
+{
+	switch (op) {
+	case C_EQ:
+		return a == b;
+	case C_NE:
+		return a != b;
+	case C_LT:
+		return a < b;
+	case C_LE:
+		return a <= b;
+	case C_GT:
+		return a > b;
+	default:
+		return a >= b;
+	}
+}
+
 /* Folds a constant integer expression; 0 when it is not constant. */
 static int
 const_eval(const struct cond *c, int64_t *out)
@@ -1076,21 +1118,8 @@ const_eval(const struct cond *c, int64_t *out)
 	case E_MUL:
 	case E_DIV:
 	case E_MOD:
-		if (!const_eval(c->a, &a) || !const_eval(c->b, &b))
-			return 0;
-		switch (c->op) {
-		case E_ADD:
-			return !__builtin_add_overflow(a, b, out);
-		case E_SUB:
-			return !__builtin_sub_overflow(a, b, out);
-		case E_MUL:
-			return !__builtin_mul_overflow(a, b, out);
-		default:
-			if (b == 0 || (a == INT64_MIN && b == -1))
-				return 0;
-			*out = c->op == E_DIV ? a / b : a % b;
-			return 1;
-		}
+		return const_eval(c->a, &a) && const_eval(c->b, &b) &&
+		    cond_arith(c->op, a, b, out);
 	default:
 		return 0;
 	}
@@ -1556,24 +1585,8 @@ ev3_int(const struct cond *c, int64_t *v)
 		*v = -a;
 		return 1;
 	default:
-		if (!ev3_int(c->a, &a) || !ev3_int(c->b, &b))
-			return 0;
-		switch (c->op) {
-		case E_ADD:
-			*v = a + b;
-			return 1;
-		case E_SUB:
-			*v = a - b;
-			return 1;
-		case E_MUL:
-			*v = a * b;
-			return 1;
-		default:
-			if (b == 0)
-				return 0;
-			*v = c->op == E_DIV ? a / b : a % b;
-			return 1;
-		}
+		return ev3_int(c->a, &a) && ev3_int(c->b, &b) &&
+		    cond_arith(c->op, a, b, v);
 	}
 }
 
@@ -1612,20 +1625,7 @@ cond_eval_unmatched(const struct cond *c)
 	case C_GE:
 		if (!ev3_int(c->a, &x) || !ev3_int(c->b, &y))
 			return 2;
-		switch (c->op) {
-		case C_EQ:
-			return x == y;
-		case C_NE:
-			return x != y;
-		case C_LT:
-			return x < y;
-		case C_LE:
-			return x <= y;
-		case C_GT:
-			return x > y;
-		default:
-			return x >= y;
-		}
+		return cond_cmp(c->op, x, y);
 	default:
 		return 2;
 	}

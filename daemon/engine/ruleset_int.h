@@ -126,6 +126,8 @@ void		match_free(struct eng_ruleset *);
 
 /* ruleset.c */
 void		cond_free(struct cond *);
+int		cond_arith(enum cond_op, int64_t, int64_t, int64_t *);
+int		cond_cmp(enum cond_op, int64_t, int64_t);
 /* Three-valued evaluation with no string matched: 0 false, 1 true, 2 ?. */
 int		cond_eval_unmatched(const struct cond *);
 

@@ -123,6 +123,23 @@ utf8_next(const uint8_t *p, size_t n, ucs4_t *c)
 	return len;
 }
 
+/* Index of the first non-ASCII byte at or after i, eight bytes a step. */
+static inline size_t
+skip_ascii(const uint8_t *p, size_t n, size_t i)
+{
+	while (i + 8 <= n) {
+		uint64_t w;
+
+		memcpy(&w, p + i, 8);
+		if (w & 0x8080808080808080ULL)
+			break;
+		i += 8;
+	}
+	while (i < n && p[i] < 0x80)
+		i++;
+	return i;
+}
+
 static int
 is_unstable(ucs4_t c)
 {
@@ -159,25 +176,10 @@ chunk_is_stable(struct tl *tl, const uint8_t *p, size_t n)
 		i = (size_t)len - k;
 		tl->nlazycarry = 0;
 	}
-	while (i < n) {
+	while ((i = skip_ascii(p, n, i)) < n) {
 		ucs4_t	c;
 		int	len;
 
-		/* Eight ASCII bytes at a time. */
-		while (i + 8 <= n) {
-			uint64_t w;
-
-			memcpy(&w, p + i, 8);
-			if (w & 0x8080808080808080ULL)
-				break;
-			i += 8;
-		}
-		if (i >= n)
-			break;
-		if (p[i] < 0x80) {
-			i++;
-			continue;
-		}
 		len = utf8_next(p + i, n - i, &c);
 		if (len == -2) {
 			memcpy(tl->lazycarry, p + i, n - i);
@@ -421,17 +423,7 @@ is_utf8(const uint8_t *p, size_t n)
 	ucs4_t	c;
 	int	len;
 
-	while (i < n) {
-		while (i + 8 <= n) {
-			uint64_t w;
-
-			memcpy(&w, p + i, 8);
-			if (w & 0x8080808080808080ULL)
-				break;
-			i += 8;
-		}
-		if (i >= n)
-			break;
+	while ((i = skip_ascii(p, n, i)) < n) {
 		if ((len = utf8_next(p + i, n - i, &c)) == -2)
 			return 1;
 		if (len < 0)
