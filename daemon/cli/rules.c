@@ -3,6 +3,7 @@
  * shares.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -23,6 +24,33 @@ cli_default_rules(void)
 	return "rules";
 }
 
+/*
+ * The command-line tools keep compiled rules in VIGIL_CACHE_DIR, else
+ * $XDG_CACHE_HOME/vigil, else ~/.cache/vigil; VIGIL_CACHE_DIR=off keeps
+ * none.
+ */
+static void
+set_cache_dir(void)
+{
+	const char	*env = getenv("VIGIL_CACHE_DIR"), *home;
+	char		 dir[1024];
+
+	if (env != NULL) {
+		eng_ruleset_set_cache_dir(strcmp(env, "off") == 0 ? NULL :
+		    env);
+		return;
+	}
+	if ((env = getenv("XDG_CACHE_HOME")) != NULL && env[0] == '/')
+		snprintf(dir, sizeof(dir), "%s/vigil", env);
+	else if ((home = getenv("HOME")) != NULL && home[0] == '/') {
+		snprintf(dir, sizeof(dir), "%s/.cache", home);
+		(void)mkdir(dir, 0700);
+		snprintf(dir, sizeof(dir), "%s/.cache/vigil", home);
+	} else
+		return;
+	eng_ruleset_set_cache_dir(dir);
+}
+
 struct eng_ruleset *
 cli_load_rules(const char *path, enum eng_match_mode mode)
 {
@@ -30,6 +58,7 @@ cli_load_rules(const char *path, enum eng_match_mode mode)
 	struct eng_diag		 d;
 	enum vigil_err		 err;
 
+	set_cache_dir();
 	if ((err = eng_ruleset_compile(path, mode, &rs, &d)) == VIGIL_OK)
 		return rs;
 	if (d.line > 0)

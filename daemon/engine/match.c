@@ -327,12 +327,15 @@ match_compile(struct eng_ruleset *rs, struct eng_diag *d)
 		    vg_strdup(s->expr), 0)) != VIGIL_OK)
 			return err;
 	}
-	for (unsigned i = 0; i < rs->npatterns; i++)
-		if ((err = classify_pattern(rs, &rs->patterns[i], d)) !=
-		    VIGIL_OK)
+	if (!dbcache_load(rs)) {
+		for (unsigned i = 0; i < rs->npatterns; i++)
+			if ((err = classify_pattern(rs, &rs->patterns[i], d))
+			    != VIGIL_OK)
+				return err;
+		if ((err = compile_hs(rs, d)) != VIGIL_OK)
 			return err;
-	if ((err = compile_hs(rs, d)) != VIGIL_OK)
-		return err;
+		dbcache_store(rs);
+	}
 
 	rs->max_lookback = 0;
 	for (unsigned i = 0; i < rs->npatterns; i++) {

@@ -124,6 +124,10 @@ struct eng_ruleset {
 enum vigil_err	match_compile(struct eng_ruleset *, struct eng_diag *);
 void		match_free(struct eng_ruleset *);
 
+/* dbcache.c: 1 when the compiled database came from the cache. */
+int		dbcache_load(struct eng_ruleset *);
+void		dbcache_store(const struct eng_ruleset *);
+
 /* ruleset.c */
 void		cond_free(struct cond *);
 int		cond_arith(enum cond_op, int64_t, int64_t, int64_t *);

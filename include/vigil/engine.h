@@ -59,6 +59,11 @@ enum eng_match_mode {
  */
 enum vigil_err	eng_ruleset_compile(const char *path, enum eng_match_mode,
 		    struct eng_ruleset **out, struct eng_diag *diag);
+/*
+ * Keep compiled databases in dir between runs (created 0700 if missing);
+ * NULL or "" turns the cache off (the default).  Call before compiling.
+ */
+void		eng_ruleset_set_cache_dir(const char *dir);
 /* Refcounting is atomic: a ruleset may be dropped from any thread. */
 struct eng_ruleset *eng_ruleset_ref(struct eng_ruleset *);
 void		eng_ruleset_unref(struct eng_ruleset *);
