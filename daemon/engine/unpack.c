@@ -45,6 +45,7 @@ struct arsrc {
 	uint64_t		 in;		/* bytes given to libarchive */
 	uint64_t		 out;		/* member bytes taken out */
 	int			 abandon;	/* ratio limit hit */
+	int			 raw;		/* match the container's bytes */
 };
 
 /* Which MIME types we open, and how. */
@@ -174,7 +175,7 @@ stream_read(struct archive *a, void *arg, const void **out)
 		return n < 0 ? ARCHIVE_FATAL : 0;
 	if (!scan_account(as->job, (size_t)n))
 		return 0;
-	if (match_feed(as->unit, as->buf, (size_t)n) != VIGIL_OK)
+	if (as->raw && match_feed(as->unit, as->buf, (size_t)n) != VIGIL_OK)
 		return ARCHIVE_FATAL;
 	as->in += (uint64_t)n;
 	*out = as->buf;
@@ -439,8 +440,14 @@ unpack_container(struct job *job, struct src *src, unsigned depth,
 		return VIGIL_E_NOMEM;
 
 	/* The peeked bytes are part of the raw layer. */
+	/*
+	 * The tar stream inside a .tar.gz is not matched as a whole: its
+	 * bytes are its members' bytes, each matched as a member, and the
+	 * compressed file around it was matched as the object's raw layer.
+	 */
+	as.raw = !job->hide[depth];
 	if (!scan_account(job, npeek) ||
-	    (err = match_feed(unit, peek, npeek)) != VIGIL_OK)
+	    (as.raw && (err = match_feed(unit, peek, npeek)) != VIGIL_OK))
 		goto out;
 
 	if (kind == UNPACK_SEEK) {
@@ -485,8 +492,8 @@ drain:
 		    SCAN_CHUNK)) > 0) {
 			if (!scan_account(job, (size_t)n))
 				break;
-			if ((err = match_feed(unit, as.buf, (size_t)n)) !=
-			    VIGIL_OK)
+			if (as.raw && (err = match_feed(unit, as.buf,
+			    (size_t)n)) != VIGIL_OK)
 				break;
 		}
 out:
