@@ -708,6 +708,12 @@ def bench_plain(args, man, vigil, kws):
                       vigil_cmd(vigil, yar, n, [pdir]), ok=(0, 1))
             b.add(("vigil0", t), "vigil startup %s" % t,
                   vigil_cmd(vigil, yar, 1, [tiny]), ok=(0, 1))
+            if t == "kw1k":
+                # Issue 3: the text layer's cost on plain text.
+                b.add(("vigil_raw", t, 1), "vigil --threads 1 "
+                      "--no-text-layer %s" % t,
+                      vigil_cmd(vigil, yar, 1, [pdir], ("--no-text-layer",)),
+                      ok=(0, 1))
     b.go()
 
     def yara_best(t, n):
@@ -746,6 +752,9 @@ def bench_plain(args, man, vigil, kws):
             for n in (1, 2):
                 row("vigil --threads %d  (x yara -p%d)" % (n, n),
                     ("vigil", t, n), ("vigil0", t), yara_best(t, n))
+            if t == "kw1k":
+                row("vigil -t 1 --no-text-layer", ("vigil_raw", t, 1),
+                    ("vigil0", t))
         print("   startup on a 2-byte file: yara %s s, yara -C %s s, "
               "clamscan %s s%s" % (
                   fmt(b.best(("yara0", t)), ".3f"),
@@ -823,6 +832,12 @@ def bench_plain(args, man, vigil, kws):
         check("plain: 10k vs 1k keywords, throughput, --threads %d" % n,
               100 * a / z if a and z else None, 70, "%",
               net=100 * an / zn if an and zn else None)
+    a, z = b.best(("vigil_raw", "kw1k", 1)), res[("kw1k", 1)]
+    check("plain 1k: text layer on vs off, throughput, --threads 1",
+          100 * a / z if a and z else None, 75, "%",
+          net=100 * (a - b.best(("vigil0", "kw1k"))) /
+          (z - b.best(("vigil0", "kw1k"))) if a and z and
+          b.best(("vigil0", "kw1k")) is not None else None)
     if vigil and ("vigil", "kw1k", 2) in b.rss:
         check("peak RSS, plain corpus, --threads 2 (kw1k)",
               b.rss[("vigil", "kw1k", 2)] / 1024, 200, "MB<")

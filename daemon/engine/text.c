@@ -272,7 +272,20 @@ tl_text(struct tl *tl, const uint8_t *p, size_t n)
 				int	l;
 
 				if (p[j] < 0x80) {
-					last = j++;
+					j = skip_ascii(p, n, j);
+					last = j - 1;
+					continue;
+				}
+				/*
+				 * U+4000-U+9FFF (lead bytes E4-E9: CJK
+				 * ideographs) are all stable: the bulk of
+				 * Chinese text needs no table lookup.
+				 */
+				if (p[j] >= 0xe4 && p[j] <= 0xe9 && j + 2 < n &&
+				    (p[j + 1] & 0xc0) == 0x80 &&
+				    (p[j + 2] & 0xc0) == 0x80) {
+					last = j;
+					j += 3;
 					continue;
 				}
 				l = utf8_next(p + j, n - j, &d);
