@@ -121,15 +121,24 @@ diag_at(struct eng_diag *d, const struct eng_ruleset *rs,
 static char *
 literal_expr(const uint8_t *p, size_t n, int wide)
 {
-	struct vg_buf	b;
+	static const char	 hex[] = "0123456789abcdef";
+	char			*out, *o;
 
-	vg_buf_init(&b, n * 8 + 1);
+	if ((out = vg_malloc(n * 8 + 1)) == NULL)
+		return NULL;
+	o = out;
 	for (size_t i = 0; i < n; i++) {
-		vg_buf_addf(&b, "\\x%02x", p[i]);
-		if (wide)
-			vg_buf_add(&b, "\\x00", 4);
+		*o++ = '\\';
+		*o++ = 'x';
+		*o++ = hex[p[i] >> 4];
+		*o++ = hex[p[i] & 15];
+		if (wide) {
+			memcpy(o, "\\x00", 4);
+			o += 4;
+		}
 	}
-	return vg_buf_detach(&b, NULL);
+	*o = '\0';
+	return out;
 }
 
 static enum vigil_err
