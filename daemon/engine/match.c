@@ -176,6 +176,16 @@ add_pattern(struct eng_ruleset *rs, unsigned *cap, unsigned str, char *expr,
 		p->pcre_opts |= PCRE2_DOTALL;
 	}
 	p->pcre_opts |= PCRE2_DOLLAR_ENDONLY;
+	/*
+	 * A literal whose conditions only ask whether it occurs (not how
+	 * often, not where) needs its first match only: Vectorscan then
+	 * stops reporting it for the unit, which matters for common words
+	 * among 10,000 keywords.  Fullword is excluded: the first candidate
+	 * may fail its boundary check and a later one pass.
+	 */
+	if (s->kind == RS_TEXT && !p->fullword && !s->counted &&
+	    s->nranges == 0)
+		p->hs_flags |= HS_FLAG_SINGLEMATCH;
 	return VIGIL_OK;
 }
 

@@ -1322,6 +1322,7 @@ parse_primary(struct parser *ps, enum ctype *ty)
 		    (c = cnew(ps, E_COUNT, NULL, NULL)) == NULL)
 			return NULL;
 		c->str = (unsigned)si;
+		ps->b->rs->strings[si].counted = 1;
 		return c;
 	}
 	if (t.type == T_STRID) {

@@ -45,6 +45,7 @@ struct rs_string {
 	int		 line, col;	/* where it is declared */
 	struct rs_range	 ranges[RS_MAX_RANGES];
 	unsigned	 nranges;
+	int		 counted;	/* #a: every match matters */
 };
 
 enum cond_op {
