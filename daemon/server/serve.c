@@ -2,22 +2,29 @@
  * serve.c: `vigil serve`, the HTTP daemon.
  *
  * DESIGN
- * One libevent loop (this thread) owns every socket, timer, the SQLite
- * store and the current ruleset pointer.  Scans run on the workq threads;
- * a job carries copies of what it needs (fd, names, a ruleset reference,
- * limits) and comes back to the loop through the workq's eventfd, where
- * its verdict is stored and its request answered.
+ * One libevent loop (this thread) owns every socket, timer and the current
+ * ruleset pointer.  Scans run on the workq threads; a job carries copies
+ * of what it needs (fd, names, a ruleset reference, limits) and comes back
+ * to the loop through the workq's eventfd.  SQLite writes run on a store
+ * writer thread (a workq of one), so the loop never waits for a commit or
+ * an fsync: the loop fills a cycle (events to insert, finished jobs to
+ * record, inbox rows to claim) while the writer commits the previous one
+ * in one transaction, then answers everyone the cycle covered.
  *
- *   POST /v1/scan    body -> memfd -> job -> worker -> done -> store, 200
- *   POST /v1/events  parse -> batch -> (commit_delay_ms) one transaction
- *                    for every waiting request -> 202 each -> dispatch
- *   dispatch         claim pending inbox rows (attempt counted, committed)
- *                    -> jobs -> worker -> done -> verdict + row done, one
- *                    transaction
+ *   POST /v1/scan    body -> memfd -> job -> worker (result JSON made
+ *                    there) -> done -> cycle -> 200
+ *   POST /v1/events  parse -> cycle -> one durable (synchronous=FULL)
+ *                    commit for every waiting request -> 202 each
+ *   cycle            loop: fill ──> writer: BEGIN; inserts; verdicts and
+ *                    inbox rows done; claim pending rows (attempt
+ *                    counted); COMMIT ──> loop: 202s, 200s, claimed rows
+ *                    -> jobs.  While the writer is busy the next cycle
+ *                    fills: that is the group commit.  An idle writer
+ *                    takes events after commit_delay_ms, other work at once.
  *   SIGHUP, POST /v1/rules/reload
  *                    compile on a thread -> eventfd -> swap pointer; jobs
  *                    in flight keep their reference to the old ruleset
- *   SIGTERM          stop listening, 503 new requests, commit the batch,
+ *   SIGTERM          stop listening, 503 new requests, commit the cycle,
  *                    wait for jobs in flight up to drain_timeout, exit 0
  *
  * An evhttp request that has not been answered stays allocated even if
@@ -73,7 +80,6 @@
 #include "workq.h"
 
 #define MAX_ATTEMPTS	2	/* scans that crashed the daemon, then "error" */
-#define BATCH_MAX	256	/* event requests per group commit */
 #define RELOAD_WAITERS	32
 #define DONE_BATCH	64
 
@@ -102,6 +108,7 @@ struct job {
 	uint64_t		 size;
 	char			 sha256[65];
 	double			 seconds;
+	int			 stored;	/* written by the writer */
 };
 
 /* What each worker thread keeps: a scanner and a cache reader. */
@@ -115,6 +122,25 @@ struct intake {
 	struct source_events	*evs;
 	/* What the 202 reports, filled inside the commit. */
 	uint64_t		 accepted, duplicates, cancelled, ignored;
+};
+
+/*
+ * One transaction's worth of store work, filled by the loop and run by
+ * the writer thread: event intake (which makes it a durable commit),
+ * verdicts of finished jobs, and a claim of pending inbox rows.
+ */
+struct cycle {
+	struct srv		*srv;
+	struct intake		*in;		/* max_connections */
+	size_t			 nin;
+	struct job		**done;		/* DONE_BATCH */
+	size_t			 ndone;
+	size_t			 claim;		/* rows wanted, 0 for none */
+	int			 suspects;	/* claim crash suspects */
+	/* Filled by the writer. */
+	enum vigil_err		 rc;
+	struct store_item	*items;
+	size_t			 nitems;
 };
 
 static const double latency_bounds[] = { 0.005, 0.01, 0.05, 0.1, 0.25, 0.5,
@@ -138,6 +164,8 @@ struct srv {
 	struct event_base	*base;
 	struct evhttp		*http;
 	struct evhttp_bound_socket *bound;
+	char			 host[256];	/* listening on host:port */
+	unsigned		 port;
 	struct srv_workq	*wq;
 	struct store		*st;
 	const struct source_backend *src;
@@ -152,8 +180,18 @@ struct srv {
 	struct job		*inflight;
 	size_t			 ninflight;
 	struct job		*solo;		/* a crash suspect, run alone */
-	struct intake		 batch[BATCH_MAX];
-	size_t			 nbatch;
+	/*
+	 * The store writer: one thread (a workq of one) runs a cycle at a
+	 * time while the loop fills the other.  store_mu is held by the
+	 * writer for a whole cycle and by the loop around its own store
+	 * calls (start-up, releases, GET /v1/objects, metrics, readyz).
+	 */
+	struct srv_workq	*wr;
+	struct event		*ev_wrdone;
+	pthread_mutex_t		 store_mu;
+	struct cycle		 cyc[2];
+	struct cycle		*fill, *busy;	/* busy: NULL when idle */
+	int			 inbox_maybe;	/* claimable rows may exist */
 	struct evhttp_connection **conns;
 	size_t			 nconns;
 	int			 draining;
@@ -184,19 +222,26 @@ wallclock(void)
 
 /* Replies ------------------------------------------------------------- */
 
+/* The body goes straight into the request's own output buffer. */
+static void
+reply_raw2(struct evhttp_request *req, int code, const char *type,
+    const char *body, size_t len, const char *tail, size_t tlen)
+{
+	struct evbuffer	*b = evhttp_request_get_output_buffer(req);
+
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", type);
+	(void)evbuffer_add(b, body, len);
+	if (tlen > 0)
+		(void)evbuffer_add(b, tail, tlen);
+	evhttp_send_reply(req, code, NULL, NULL);
+}
+
 static void
 reply_raw(struct evhttp_request *req, int code, const char *type,
     const char *body, size_t len)
 {
-	struct evbuffer	*b = evbuffer_new();
-
-	evhttp_add_header(evhttp_request_get_output_headers(req),
-	    "Content-Type", type);
-	if (b != NULL)
-		evbuffer_add(b, body, len);
-	evhttp_send_reply(req, code, NULL, b);
-	if (b != NULL)
-		evbuffer_free(b);
+	reply_raw2(req, code, type, body, len, NULL, 0);
 }
 
 /* Takes the reference to j. */
@@ -553,6 +598,14 @@ out:
 		(void)eng_result_new_problem(job->name, why,
 		    vigil_strerror(err), &job->res);
 	}
+	/* The wire form is made here, off the loop; a hit has it already. */
+	if (job->json == NULL) {
+		if (job->res == NULL)
+			(void)eng_result_new_problem(job->name, VIGIL_R_IO,
+			    "out of memory", &job->res);
+		if (job->res != NULL)
+			job->json = eng_result_json(job->res);
+	}
 	job->seconds = vg_now() - t0;
 }
 
@@ -648,45 +701,35 @@ save_verdict(struct srv *srv, struct job *job, const char *json)
 	return store_verdict_put(srv->st, &v);
 }
 
-static void	dispatch(struct srv *);
+static void	cycle_kick(struct srv *, int now);
 static void	drain_check(struct srv *);
 
-/*
- * A job is back from its worker (loop thread), first half: its result as
- * JSON into job->json, counted, and with txn its verdict (and inbox row)
- * written inside the caller's open transaction.  Returns VIGIL_OK if
- * written; the caller commits, then calls job_answer().
- */
-static enum vigil_err
-job_record(struct srv *srv, struct job *job, int txn)
+static void
+store_lock(struct srv *srv)
 {
-	char	*json;
+	pthread_mutex_lock(&srv->store_mu);
+}
 
-	inflight_del(srv, job);
-	if (job == srv->solo)
-		srv->solo = NULL;
-	if (job->json == NULL) {
-		if (job->res == NULL)
-			(void)eng_result_new_problem(job->name, VIGIL_R_IO,
-			    "out of memory", &job->res);
-		json = job->res != NULL ? eng_result_json(job->res) : NULL;
-		job->json = json;
-	}
-	if (job->json == NULL)
-		return VIGIL_E_NOMEM;
-	metrics_scan(srv, job);
-	if (!txn)
-		return VIGIL_E_IO;
-	if (save_verdict(srv, job, job->json) != VIGIL_OK ||
-	    (job->kind == JOB_OBJECT &&
-	    store_inbox_finish(srv->st, job->item.id) != VIGIL_OK))
-		return VIGIL_E_IO;
-	return VIGIL_OK;
+static void
+store_unlock(struct srv *srv)
+{
+	pthread_mutex_unlock(&srv->store_mu);
+}
+
+/* Gives an inbox row back from the loop (the writer may be busy). */
+static void
+release_row(struct srv *srv, int64_t id)
+{
+	store_lock(srv);
+	(void)store_inbox_release(srv->st, id);
+	store_unlock(srv);
+	srv->inbox_maybe = 1;
 }
 
 /*
- * Second half, after the commit: answers the waiting request or, for an
- * inbox row whose verdict was not stored, gives the row back.  Frees job.
+ * A job whose verdict the writer has committed, or failed to (loop
+ * thread): answers the waiting request or, for an inbox row whose verdict
+ * was not stored, gives the row back.  Frees job.
  */
 static void
 job_answer(struct srv *srv, struct job *job, int stored)
@@ -694,6 +737,11 @@ job_answer(struct srv *srv, struct job *job, int stored)
 	enum vigil_verdict	 verdict;
 	char			*json = job->json;
 
+	inflight_del(srv, job);
+	if (job == srv->solo)
+		srv->solo = NULL;
+	if (json != NULL)
+		metrics_scan(srv, job);
 	verdict = job->res != NULL ? job->res->verdict : job->verdict;
 	if (job->kind == JOB_OBJECT) {
 		if (stored)
@@ -704,26 +752,14 @@ job_answer(struct srv *srv, struct job *job, int stored)
 			/* Not recorded: let it run again later. */
 			vg_log_warnx("%s/%s: verdict not stored; will retry",
 			    job->item.bucket, job->item.key);
-			(void)store_inbox_release(srv->st, job->item.id);
+			release_row(srv, job->item.id);
 		}
 	} else if (job->req != NULL) {
 		if (json == NULL)
 			reply_error(job->req, 500, "out of memory");
-		else {
-			/* Exactly what `vigil scan --json` prints. */
-			size_t	n = strlen(json);
-			char	*line = vg_malloc(n + 2);
-
-			if (line == NULL)
-				reply_error(job->req, 500, "out of memory");
-			else {
-				memcpy(line, json, n);
-				line[n] = '\n';
-				reply_raw(job->req, 200, "application/json",
-				    line, n + 1);
-				vg_free(line);
-			}
-		}
+		else	/* Exactly what `vigil scan --json` prints. */
+			reply_raw2(job->req, 200, "application/json", json,
+			    strlen(json), "\n", 1);
 		job->req = NULL;
 		if (!stored)
 			vg_log_warnx("%s: verdict not stored", job->name);
@@ -732,57 +768,67 @@ job_answer(struct srv *srv, struct job *job, int stored)
 }
 
 /*
- * Finished jobs come back in batches; their verdicts share one lazy
- * transaction (see store.h): a verdict lost with the machine only means
- * a scan runs again, so completions cost no fsync of their own.
- * A write that fails rolls the whole batch back: its inbox rows are given
- * back and scanned again later.
+ * Finished jobs join the cycle being filled; their verdicts are written
+ * by the next one.  While the writer is busy they stay on the workq's
+ * done list (which bounds how many can pile up) and are collected when
+ * the cycle comes back.
  */
+static void
+collect_done(struct srv *srv)
+{
+	struct cycle	*c = srv->fill;
+	size_t		 n;
+
+	if (c->ndone == DONE_BATCH)
+		return;
+	n = srv_workq_done(srv->wq, (void **)c->done + c->ndone,
+	    DONE_BATCH - c->ndone);
+	c->ndone += n;
+	if (n > 0)
+		cycle_kick(srv, 1);
+}
+
 static void
 on_done(evutil_socket_t fd, short what, void *arg)
 {
 	struct srv	*srv = arg;
-	void		*jobs[DONE_BATCH];
-	size_t		 n;
-	int		 txn, ok;
 
 	(void)fd;
 	(void)what;
-	n = srv_workq_done(srv->wq, jobs, DONE_BATCH);
-	if (n > 0) {
-		txn = store_begin_lazy(srv->st) == VIGIL_OK;
-		ok = txn;
-		for (size_t i = 0; i < n; i++)
-			if (job_record(srv, jobs[i], txn) != VIGIL_OK)
-				ok = 0;
-		if (ok && store_commit(srv->st) != VIGIL_OK)
-			ok = 0;
-		if (!ok)
-			store_rollback(srv->st);
-		for (size_t i = 0; i < n; i++)
-			job_answer(srv, jobs[i], ok);
+	if (srv->busy != NULL) {
+		/* Level-triggered: quiet until the cycle is back. */
+		event_del(srv->ev_done);
+		return;
 	}
-	dispatch(srv);
-	drain_check(srv);
+	collect_done(srv);
 }
 
 /* Inbox dispatch ------------------------------------------------------ */
 
 /*
- * Feeds pending inbox rows to the workers.  Inbox work fills at most half
- * the queue so POST /v1/scan keeps room.  Crash suspects (see store.c) go
- * first, one at a time with no other inbox work in flight, so a second
- * crash blames only the object that caused it.
+ * How many pending inbox rows the next cycle claims for the workers.
+ * Inbox work fills at most half the queue so POST /v1/scan keeps room.
+ * Crash suspects (see store.c) go first, one at a time with no other
+ * inbox work in flight, so a second crash blames only the object that
+ * caused it.
  */
 static void
-dispatch(struct srv *srv)
+plan_claim(struct srv *srv, struct cycle *c)
 {
-	struct store_item	*items;
-	struct job		*job;
-	size_t			 want, waiting, n;
-	int			 suspects = 0;
+	size_t	want, waiting;
 
+	c->claim = 0;
+	c->suspects = 0;
 	if (srv->draining || srv->solo != NULL)
+		return;
+	if (srv->suspects > 0) {
+		if (srv->ninflight == 0) {
+			c->claim = 1;
+			c->suspects = 1;
+		}
+		return;
+	}
+	if (!srv->inbox_maybe)
 		return;
 	want = srv_workq_capacity(srv->wq) / 2;
 	if (want == 0)
@@ -791,22 +837,17 @@ dispatch(struct srv *srv)
 	/* Refill when half drained: fewer, larger claims. */
 	if (waiting > want / 2)
 		return;
-	if (srv->suspects > 0) {
-		if (srv->ninflight > 0)
-			return;
-		if (store_inbox_claim(srv->st, 1, 1, &items, &n) != VIGIL_OK)
-			return;
-		if (n > 0)
-			suspects = 1;
-		else {
-			vg_free(items);
-			srv->suspects = 0;
-		}
-	}
-	if (!suspects && store_inbox_claim(srv->st, 0, want - waiting, &items,
-	    &n) != VIGIL_OK)
-		return;
-	for (size_t i = 0; i < n; i++) {
+	c->claim = want - waiting;
+}
+
+/* Turns claimed rows into jobs (loop thread, writer idle). */
+static void
+submit_claimed(struct srv *srv, struct cycle *c)
+{
+	struct store_item	*items = c->items;
+	struct job		*job;
+
+	for (size_t i = 0; i < c->nitems; i++) {
 		job = job_new(srv, JOB_OBJECT);
 		if (job != NULL) {
 			job->item = items[i];
@@ -815,33 +856,39 @@ dispatch(struct srv *srv)
 			    strlen(job->item.key) + 2);
 		}
 		if (job == NULL || job->name == NULL) {
-			(void)store_inbox_release(srv->st, job != NULL ?
-			    job->item.id : items[i].id);
+			release_row(srv, job != NULL ? job->item.id :
+			    items[i].id);
 			job_free(job);
 			continue;
 		}
 		sprintf(job->name, "%s/%s", job->item.bucket, job->item.key);
 		if (job_submit(srv, job) != VIGIL_OK) {
-			(void)store_inbox_release(srv->st, job->item.id);
+			release_row(srv, job->item.id);
 			job_free(job);
-		} else if (suspects) {
+		} else if (c->suspects) {
 			vg_log_info("%s/%s was in the scanner at a crash; "
 			    "scanning it alone", job->item.bucket,
 			    job->item.key);
 			srv->solo = job;
 		}
 	}
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < c->nitems; i++)
 		store_item_free(&items[i]);
 	vg_free(items);
+	c->items = NULL;
+	c->nitems = 0;
 }
 
 static void
 on_tick(evutil_socket_t fd, short what, void *arg)
 {
+	struct srv	*srv = arg;
+
 	(void)fd;
 	(void)what;
-	dispatch(arg);
+	/* Rows may have come from elsewhere (a restart's recovery). */
+	srv->inbox_maybe = 1;
+	cycle_kick(srv, 1);
 }
 
 /* Events: intake and group commit ------------------------------------- */
@@ -874,7 +921,7 @@ srv_event_account(const struct vg_config *cfg, const struct source_event *ev,
 
 static const char *const flavor_names[] = { "aws", "minio", "ceph" };
 
-/* Applies one intake's events inside the open transaction. */
+/* Applies one intake's events inside the open transaction (writer). */
 static enum vigil_err
 intake_apply(struct srv *srv, struct intake *in)
 {
@@ -928,33 +975,117 @@ intake_apply(struct srv *srv, struct intake *in)
 }
 
 /*
- * Commits every waiting event request in one transaction, then answers.
- * This is the hot path of event intake: the 202 is formatted here rather
- * than built with jansson, to spare a dozen allocations per request.
+ * The writer thread: one transaction for the whole cycle.  With event
+ * intake in it the commit is durable (synchronous=FULL) before the loop
+ * sends any 202; verdicts and claims alone commit lazily (see store.h):
+ * a verdict lost with the machine only means a scan runs again.  A write
+ * that fails rolls the whole cycle back: events are refused with 503,
+ * inbox rows of finished jobs are given back and scanned again later.
  */
 static void
-commit_batch(struct srv *srv)
+cycle_run(void *arg, void *state)
 {
-	struct intake	*in;
+	struct cycle	*c = arg;
+	struct srv	*srv = c->srv;
+	struct job	*job;
 	enum vigil_err	 rc;
-	size_t		 n = srv->nbatch;
-	char		 body[200];
-	int		 len;
 
-	if (n == 0)
-		return;
-	rc = store_begin(srv->st);
-	for (size_t i = 0; i < n && rc == VIGIL_OK; i++)
-		rc = intake_apply(srv, &srv->batch[i]);
+	(void)state;
+	store_lock(srv);
+	rc = c->nin > 0 ? store_begin(srv->st) : store_begin_lazy(srv->st);
+	for (size_t i = 0; i < c->nin && rc == VIGIL_OK; i++)
+		rc = intake_apply(srv, &c->in[i]);
+	for (size_t i = 0; i < c->ndone && rc == VIGIL_OK; i++) {
+		job = c->done[i];
+		/* No JSON (out of memory): answered, not recorded. */
+		if (job->json == NULL)
+			continue;
+		if ((rc = save_verdict(srv, job, job->json)) == VIGIL_OK &&
+		    job->kind == JOB_OBJECT)
+			rc = store_inbox_finish(srv->st, job->item.id);
+		job->stored = rc == VIGIL_OK;
+	}
+	if (c->claim > 0 && rc == VIGIL_OK)
+		rc = store_inbox_claim(srv->st, c->suspects, c->claim,
+		    &c->items, &c->nitems);
 	if (rc == VIGIL_OK)
 		rc = store_commit(srv->st);
 	if (rc != VIGIL_OK) {
 		store_rollback(srv->st);
-		vg_log_warnx("events not committed: %s", vigil_strerror(rc));
+		for (size_t i = 0; i < c->nitems; i++)
+			store_item_free(&c->items[i]);
+		vg_free(c->items);
+		c->items = NULL;
+		c->nitems = 0;
 	}
-	for (size_t i = 0; i < n; i++) {
-		in = &srv->batch[i];
-		if (rc == VIGIL_OK) {
+	store_unlock(srv);
+	c->rc = rc;
+}
+
+static const struct srv_workq_ops writer_ops = {
+	.run = cycle_run,
+};
+
+/*
+ * Hands the filled cycle to the writer if it is idle and there is work.
+ * Events alone wait up to commit_delay_ms for company unless now; while
+ * the writer is busy everything waits for it, which is the batching.
+ */
+static void
+cycle_kick(struct srv *srv, int now)
+{
+	struct cycle	*c = srv->fill;
+	struct timeval	 tv;
+
+	if (srv->busy != NULL)
+		return;
+	if (c->ndone == 0 && !now && c->nin > 0 &&
+	    srv->cfg->commit_delay_ms > 0) {
+		if (!evtimer_pending(srv->ev_commit, NULL)) {
+			tv.tv_sec = 0;
+			tv.tv_usec = (suseconds_t)srv->cfg->commit_delay_ms *
+			    1000;
+			evtimer_add(srv->ev_commit, &tv);
+		}
+		return;
+	}
+	plan_claim(srv, c);
+	if (c->nin == 0 && c->ndone == 0 && c->claim == 0)
+		return;
+	event_del(srv->ev_commit);
+	c->rc = VIGIL_OK;
+	if (srv_workq_push(srv->wr, c) != VIGIL_OK) {
+		/* Cannot happen with one cycle at a time; retry on tick. */
+		vg_log_warnx("store writer refused a cycle");
+		return;
+	}
+	srv->busy = c;
+	srv->fill = c == &srv->cyc[0] ? &srv->cyc[1] : &srv->cyc[0];
+}
+
+/* A cycle is back from the writer (loop thread): answer everyone. */
+static void
+on_writer_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct srv	*srv = arg;
+	struct cycle	*c;
+	struct intake	*in;
+	char		 body[200];
+	int		 len, ok;
+
+	(void)fd;
+	(void)what;
+	if (srv_workq_done(srv->wr, (void **)&c, 1) != 1)
+		return;
+	srv->busy = NULL;
+	ok = c->rc == VIGIL_OK;
+	if (!ok)
+		vg_log_warnx("store cycle not committed: %s",
+		    vigil_strerror(c->rc));
+	/* The 202 is formatted here, sparing jansson's allocations. */
+	for (size_t i = 0; i < c->nin; i++) {
+		in = &c->in[i];
+		if (ok) {
 			srv->m.events_accepted += in->accepted;
 			srv->m.events_duplicate += in->duplicates;
 			srv->m.events_cancelled += in->cancelled;
@@ -970,8 +1101,27 @@ commit_batch(struct srv *srv)
 			reply_error(in->req, 503, "events not stored; retry");
 		source_events_free(in->evs);
 	}
-	srv->nbatch = 0;
-	dispatch(srv);
+	for (size_t i = 0; i < c->ndone; i++)
+		job_answer(srv, c->done[i], ok && c->done[i]->stored);
+	if (c->claim > 0 && ok) {
+		if (c->suspects && c->nitems == 0)
+			srv->suspects = 0;
+		else if (!c->suspects && c->nitems < c->claim)
+			srv->inbox_maybe = 0;
+	}
+	/* Rows this cycle added were claimable by it only after the above. */
+	for (size_t i = 0; ok && i < c->nin; i++)
+		if (c->in[i].accepted > 0 && (c->claim == 0 || c->suspects))
+			srv->inbox_maybe = 1;
+	submit_claimed(srv, c);
+	c->nin = 0;
+	c->ndone = 0;
+	c->claim = 0;
+	/* Done jobs left waiting while the writer was busy. */
+	event_add(srv->ev_done, NULL);
+	collect_done(srv);
+	cycle_kick(srv, 1);
+	drain_check(srv);
 }
 
 static void
@@ -979,7 +1129,7 @@ on_commit(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	commit_batch(arg);
+	cycle_kick(arg, 1);
 }
 
 static void
@@ -987,7 +1137,7 @@ handle_events(struct srv *srv, struct evhttp_request *req)
 {
 	struct source_events	*evs;
 	struct evbuffer		*b;
-	struct timeval		 tv;
+	struct cycle		*c = srv->fill;
 	char			*body, err[256];
 	size_t			 len;
 	enum vigil_err		 rc;
@@ -1011,18 +1161,16 @@ handle_events(struct srv *srv, struct evhttp_request *req)
 		reply_json(req, 200, json_pack("{sb}", "test", 1));
 		return;
 	}
-	srv->batch[srv->nbatch].req = req;
-	srv->batch[srv->nbatch].evs = evs;
-	if (++srv->nbatch == BATCH_MAX) {
-		event_del(srv->ev_commit);
-		commit_batch(srv);
+	/* One request per connection at a time: room for every one. */
+	if (c->nin == srv->cfg->max_connections) {
+		source_events_free(evs);
+		reply_error(req, 503, "events not stored; retry");
 		return;
 	}
-	if (!evtimer_pending(srv->ev_commit, NULL)) {
-		tv.tv_sec = 0;
-		tv.tv_usec = (suseconds_t)srv->cfg->commit_delay_ms * 1000;
-		evtimer_add(srv->ev_commit, &tv);
-	}
+	c->in[c->nin].req = req;
+	c->in[c->nin].evs = evs;
+	c->nin++;
+	cycle_kick(srv, 0);
 }
 
 /* POST /v1/scan ------------------------------------------------------- */
@@ -1150,7 +1298,9 @@ handle_object(struct srv *srv, struct evhttp_request *req, const char *rest)
 		reply_error(req, 400, "refused bucket or key");
 		return;
 	}
+	store_lock(srv);
 	rc = store_verdict_get(srv->st, path, slash + 1, &v);
+	store_unlock(srv);
 	free(path);
 	if (rc == VIGIL_E_NOTFOUND) {
 		reply_error(req, 404, "no verdict for this object");
@@ -1300,8 +1450,11 @@ on_reload_done(evutil_socket_t fd, short what, void *arg)
 static void
 handle_readyz(struct srv *srv, struct evhttp_request *req)
 {
-	int	rules = srv->rs != NULL, store = store_ping(srv->st) ==
-		    VIGIL_OK;
+	int	rules = srv->rs != NULL, store;
+
+	store_lock(srv);
+	store = store_ping(srv->st) == VIGIL_OK;
+	store_unlock(srv);
 
 	reply_json(req, rules && store && !srv->draining ? 200 : 503,
 	    json_pack("{sbsbsb}", "ready", rules && store && !srv->draining,
@@ -1316,7 +1469,9 @@ handle_metrics(struct srv *srv, struct evhttp_request *req)
 	double		 age = 0;
 	uint64_t	 cum = 0;
 
+	store_lock(srv);
 	(void)store_inbox_stats(srv->st, &pending, &age);
+	store_unlock(srv);
 	vg_buf_init(&b, 1 << 20);
 	(void)vg_buf_addf(&b,
 	    "# HELP vigil_events_accepted_total Object events stored in the "
@@ -1464,7 +1619,8 @@ drain_check(struct srv *srv)
 	/* A moment more of the loop lets the last replies reach clients. */
 	struct timeval	flush = { 0, 200000 };
 
-	if (srv->draining == 1 && srv->ninflight == 0) {
+	if (srv->draining == 1 && srv->ninflight == 0 && srv->busy == NULL &&
+	    srv->fill->nin == 0) {
 		vg_log_info("drained; exiting");
 		srv->draining = 2;
 		event_base_loopexit(srv->base, &flush);
@@ -1504,8 +1660,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 		srv->bound = NULL;
 	}
 	/* Events already read were promised a commit. */
-	event_del(srv->ev_commit);
-	commit_batch(srv);
+	cycle_kick(srv, 1);
 	tv.tv_sec = (time_t)srv->cfg->drain_timeout;
 	tv.tv_usec = 0;
 	evtimer_add(srv->ev_drain, &tv);
@@ -1659,10 +1814,8 @@ listen_http(struct srv *srv)
 	bound = ss.ss_family == AF_INET6 ?
 	    ntohs(((struct sockaddr_in6 *)&ss)->sin6_port) :
 	    ntohs(((struct sockaddr_in *)&ss)->sin_port);
-	if (write_port(srv, host, bound) == -1) {
-		vg_log_warn("writing %s/port", srv->cfg->state_dir);
-		return -1;
-	}
+	snprintf(srv->host, sizeof(srv->host), "%s", host);
+	srv->port = bound;
 	return 0;
 }
 
@@ -1770,7 +1923,9 @@ recover_inbox(struct srv *srv)
 		json = job->res != NULL ? eng_result_json(job->res) : NULL;
 		if (json != NULL) {
 			srv->m.scans[job->res->verdict]++;
+			store_lock(srv);
 			(void)save_verdict(srv, job, json);
+			store_unlock(srv);
 		}
 		vg_free(json);
 		job_free(job);
@@ -1778,7 +1933,7 @@ recover_inbox(struct srv *srv)
 	for (size_t i = 0; i < n; i++)
 		store_item_free(&poison[i]);
 	vg_free(poison);
-	/* Anything else left running is now a suspect: see dispatch(). */
+	/* Anything else left running is now a suspect: see plan_claim(). */
 	srv->suspects = 1;
 }
 
@@ -1803,6 +1958,7 @@ int
 srv_main(const struct vg_config *cfg)
 {
 	struct srv	 srv_, *srv = &srv_;
+	struct event_config *ecfg;
 	struct eng_diag	 d;
 	char		 err[512];
 	const int	 sigs[3] = { SIGHUP, SIGTERM, SIGINT };
@@ -1811,6 +1967,8 @@ srv_main(const struct vg_config *cfg)
 
 	memset(srv, 0, sizeof(*srv));
 	srv->cfg = cfg;
+	pthread_mutex_init(&srv->store_mu, NULL);
+	srv->fill = &srv->cyc[0];
 	srv->reload.efd = -1;
 	srv->started = wallclock();
 	signal(SIGPIPE, SIG_IGN);
@@ -1859,8 +2017,25 @@ srv_main(const struct vg_config *cfg)
 	if ((srv->conns = vg_calloc(cfg->max_connections,
 	    sizeof(*srv->conns))) == NULL)
 		goto out;
-	if ((srv->base = event_base_new()) == NULL ||
-	    (srv->http = evhttp_new(srv->base)) == NULL)
+	for (int i = 0; i < 2; i++) {
+		srv->cyc[i].srv = srv;
+		if ((srv->cyc[i].in = vg_calloc(cfg->max_connections,
+		    sizeof(struct intake))) == NULL ||
+		    (srv->cyc[i].done = vg_calloc(DONE_BATCH,
+		    sizeof(struct job *))) == NULL)
+			goto out;
+	}
+	/*
+	 * evhttp turns a connection's read and write events off and on
+	 * around every request; the changelist folds those into one
+	 * epoll_ctl per fd and loop iteration, or none when they cancel.
+	 */
+	if ((ecfg = event_config_new()) == NULL)
+		goto out;
+	(void)event_config_set_flag(ecfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	srv->base = event_base_new_with_config(ecfg);
+	event_config_free(ecfg);
+	if (srv->base == NULL || (srv->http = evhttp_new(srv->base)) == NULL)
 		goto out;
 	evhttp_set_max_body_size(srv->http, (ev_ssize_t)cfg->max_body);
 	evhttp_set_max_headers_size(srv->http, 16384);
@@ -1869,15 +2044,30 @@ srv_main(const struct vg_config *cfg)
 	    EVHTTP_REQ_POST | EVHTTP_REQ_HEAD);
 	evhttp_set_gencb(srv->http, route, srv);
 	evhttp_set_bevcb(srv->http, conn_bev, NULL);
+	/*
+	 * The port file comes after the switch of user, so whoever reads it
+	 * finds the daemon as it will run.
+	 */
 	if (listen_http(srv) == -1 || drop_privileges(cfg) == -1)
 		goto out;
+	if (write_port(srv, srv->host, srv->port) == -1) {
+		vg_log_warn("writing %s/port", cfg->state_dir);
+		goto out;
+	}
 	if ((rc = srv_workq_new(&workq_ops, srv, worker_count(cfg),
 	    (size_t)cfg->queue_size, &srv->wq)) != VIGIL_OK) {
 		vg_log_warnx("workers: %s", vigil_strerror(rc));
 		goto out;
 	}
+	if ((rc = srv_workq_new(&writer_ops, srv, 1, 1, &srv->wr)) !=
+	    VIGIL_OK) {
+		vg_log_warnx("store writer: %s", vigil_strerror(rc));
+		goto out;
+	}
 	if ((srv->reload.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1)
 		goto out;
+	srv->ev_wrdone = event_new(srv->base, srv_workq_fd(srv->wr),
+	    EV_READ | EV_PERSIST, on_writer_done, srv);
 	srv->ev_done = event_new(srv->base, srv_workq_fd(srv->wq),
 	    EV_READ | EV_PERSIST, on_done, srv);
 	srv->ev_reload = event_new(srv->base, srv->reload.efd,
@@ -1889,18 +2079,21 @@ srv_main(const struct vg_config *cfg)
 		srv->ev_sig[i] = evsignal_new(srv->base, sigs[i], on_signal,
 		    srv);
 	if (srv->ev_done == NULL || srv->ev_reload == NULL ||
+	    srv->ev_wrdone == NULL ||
 	    srv->ev_commit == NULL || srv->ev_drain == NULL ||
 	    srv->ev_tick == NULL || srv->ev_sig[0] == NULL ||
 	    srv->ev_sig[1] == NULL || srv->ev_sig[2] == NULL)
 		goto out;
 	event_add(srv->ev_done, NULL);
+	event_add(srv->ev_wrdone, NULL);
 	event_add(srv->ev_reload, NULL);
 	event_add(srv->ev_tick, &(struct timeval){ 1, 0 });
 	for (int i = 0; i < 3; i++)
 		event_add(srv->ev_sig[i], NULL);
 
 	recover_inbox(srv);
-	dispatch(srv);
+	srv->inbox_maybe = 1;
+	cycle_kick(srv, 1);
 	vg_log_info("serving with %u workers, queue %llu",
 	    worker_count(cfg), (unsigned long long)cfg->queue_size);
 	event_base_dispatch(srv->base);
@@ -1914,7 +2107,7 @@ srv_main(const struct vg_config *cfg)
 		 */
 		for (struct job *j = srv->inflight; j != NULL; j = j->next) {
 			if (j->kind == JOB_OBJECT)
-				(void)store_inbox_release(srv->st, j->item.id);
+				release_row(srv, j->item.id);
 			else if (j->req != NULL)
 				reply_error(j->req, 503, "shutting down");
 		}
@@ -1930,6 +2123,15 @@ out:
 	for (size_t i = 0; i < srv->reload.nwaiters; i++)
 		reply_error(srv->reload.waiters[i], 503, "shutting down");
 	srv_workq_free(srv->wq, drop_job);
+	/* Idle by now: the loop ran until every cycle came back. */
+	srv_workq_free(srv->wr, NULL);
+	if (srv->ev_wrdone != NULL)
+		event_free(srv->ev_wrdone);
+	for (int i = 0; i < 2; i++) {
+		vg_free(srv->cyc[i].in);
+		vg_free(srv->cyc[i].done);
+	}
+	pthread_mutex_destroy(&srv->store_mu);
 	for (int i = 0; i < 3; i++)
 		if (srv->ev_sig[i] != NULL)
 			event_free(srv->ev_sig[i]);

@@ -547,10 +547,12 @@ store_sqlite_inbox_claim(struct store *st, int suspects, size_t max,
 	struct sqlite_store	*s = (struct sqlite_store *)st;
 	sqlite3_stmt	*q;
 	enum vigil_err	 rc;
+	/* Inside the caller's transaction, the claim is part of it. */
+	int		 own = sqlite3_get_autocommit(s->db);
 
 	*items = NULL;
 	*n = 0;
-	if ((rc = store_sqlite_begin_lazy(&s->base)) != VIGIL_OK)
+	if (own && (rc = store_sqlite_begin_lazy(&s->base)) != VIGIL_OK)
 		return rc;
 	q = stmt(s, suspects ? S_INBOX_SUSPECT : S_INBOX_PENDING);
 	sqlite3_bind_int64(q, 1, (sqlite3_int64)max);
@@ -563,11 +565,12 @@ store_sqlite_inbox_claim(struct store *st, int suspects, size_t max,
 			goto fail;
 		(*items)[i].attempts++;
 	}
-	if ((rc = store_sqlite_commit(&s->base)) != VIGIL_OK)
+	if (own && (rc = store_sqlite_commit(&s->base)) != VIGIL_OK)
 		goto fail;
 	return VIGIL_OK;
 fail:
-	store_sqlite_rollback(&s->base);
+	if (own)
+		store_sqlite_rollback(&s->base);
 	for (size_t i = 0; i < *n; i++)
 		store_item_free(&(*items)[i]);
 	vg_free(*items);

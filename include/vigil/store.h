@@ -2,7 +2,8 @@
  * store.h: vigil's durable state: the event inbox and every verdict.
  *
  * SQLite in WAL mode at STATE_DIR/vigil.db, one writer connection owned by
- * the store and used from the loop thread only; all SQL sits in one table
+ * the store and used by one thread at a time (the server's store writer
+ * thread, and the loop under the same lock); all SQL sits in one table
  * of prepared statements; the schema version is PRAGMA user_version and
  * migrations run on open.  store.c is the interface and forwards every
  * call to a backend chosen by name (daemon/store/store_int.h); sqlite.c
@@ -61,7 +62,9 @@ enum vigil_err	store_inbox_cancel(struct store *, const char *bucket,
 /*
  * Takes up to max pending items, oldest first, marking them running and
  * counting the attempt, committed (lazily) before return so a crash
- * during the scan is remembered.  With suspects 0, only items never started; with 1,
+ * during the scan is remembered.  Called inside an open transaction, the
+ * claim joins it instead: the caller commits before scanning, and on an
+ * error return rolls back.  With suspects 0, only items never started; with 1,
  * only items that were in the scanner when the daemon died (attempts >
  * 0), which the caller must run alone so a second crash blames the right
  * one.  *items is a new array of *n; free each item with store_item_free()
