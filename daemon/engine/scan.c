@@ -306,7 +306,7 @@ fd_read(struct src *s, void *buf, size_t n)
 	}
 	if (r == 0)
 		s->eof = 1;
-	if (r > 0 && s->hash)
+	if (r > 0 && s->hash && s->job->sha != NULL)
 		EVP_DigestUpdate(s->job->sha, buf, (size_t)r);
 	s->pos += r;
 	return r;
@@ -543,6 +543,14 @@ eng_scan_fd(struct eng_scanner *sc, struct eng_ruleset *rs, int fd,
     const char *name, const struct vigil_limits *lim,
     struct eng_result **out)
 {
+	return eng_scan_fd_digest(sc, rs, fd, name, lim, NULL, out);
+}
+
+enum vigil_err
+eng_scan_fd_digest(struct eng_scanner *sc, struct eng_ruleset *rs, int fd,
+    const char *name, const struct vigil_limits *lim, const char *sha256,
+    struct eng_result **out)
+{
 	struct job		 job;
 	struct src		 src;
 	struct stat		 st;
@@ -550,10 +558,12 @@ eng_scan_fd(struct eng_scanner *sc, struct eng_ruleset *rs, int fd,
 	unsigned		 mdlen = 0;
 	uint8_t			*buf;
 	double			 t0 = vg_now();
+	int			 regular;
 	enum vigil_err		 err;
 
 	*out = NULL;
-	if (sc == NULL || rs == NULL || lim == NULL || name == NULL)
+	if (sc == NULL || rs == NULL || lim == NULL || name == NULL ||
+	    (sha256 != NULL && strlen(sha256) != 64))
 		return VIGIL_E_INVAL;
 	memset(&job, 0, sizeof(job));
 	job.sc = sc;
@@ -566,8 +576,12 @@ eng_scan_fd(struct eng_scanner *sc, struct eng_ruleset *rs, int fd,
 	if ((err = match_ctx_prepare(sc->mctx, rs)) != VIGIL_OK ||
 	    (err = result_new(name, &job.res)) != VIGIL_OK)
 		return err;
-	if ((job.sha = EVP_MD_CTX_new()) == NULL ||
-	    !EVP_DigestInit_ex(job.sha, EVP_sha256(), NULL)) {
+	regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+	/* A digest the caller already has is only trusted for a file. */
+	if (sha256 != NULL && !regular)
+		sha256 = NULL;
+	if (sha256 == NULL && ((job.sha = EVP_MD_CTX_new()) == NULL ||
+	    !EVP_DigestInit_ex(job.sha, EVP_sha256(), NULL))) {
 		EVP_MD_CTX_free(job.sha);
 		eng_result_free(job.res);
 		return VIGIL_E_NOMEM;
@@ -578,28 +592,34 @@ eng_scan_fd(struct eng_scanner *sc, struct eng_ruleset *rs, int fd,
 	src.job = &job;
 	src.fd = fd;
 	src.hash = 1;
-	src.seekable = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-	    lseek(fd, 0, SEEK_CUR) != -1;
+	src.seekable = regular && lseek(fd, 0, SEEK_CUR) != -1;
 	err = scan_unit(&job, &src, 0);
 
-	/*
-	 * The digest covers the whole object, even past a limit, for files;
-	 * a pipe is not read on past a limit.  An object we could not
-	 * read to its end has no digest rather than a digest of a part.
-	 */
-	if (err == VIGIL_OK && (src.seekable || !job.stop) &&
-	    (buf = unit_buffer(&job, 0)) != NULL)
-		while (src.read(&src, buf, SCAN_CHUNK) > 0)
-			;
-	EVP_DigestFinal_ex(job.sha, md, &mdlen);
-	EVP_MD_CTX_free(job.sha);
-	for (unsigned i = 0; src.eof && i < mdlen && i < 32; i++)
-		snprintf(job.res->sha256 + 2 * i, 3, "%02x", md[i]);
+	if (sha256 != NULL) {
+		memcpy(job.res->sha256, sha256, 64);
+		job.res->sha256[64] = '\0';
+		job.res->size = (uint64_t)st.st_size;
+	} else {
+		/*
+		 * The digest covers the whole object, even past a limit, for
+		 * files; a pipe is not read on past a limit.  An object we
+		 * could not read to its end has no digest rather than a
+		 * digest of a part.
+		 */
+		if (err == VIGIL_OK && (src.seekable || !job.stop) &&
+		    (buf = unit_buffer(&job, 0)) != NULL)
+			while (src.read(&src, buf, SCAN_CHUNK) > 0)
+				;
+		EVP_DigestFinal_ex(job.sha, md, &mdlen);
+		EVP_MD_CTX_free(job.sha);
+		for (unsigned i = 0; src.eof && i < mdlen && i < 32; i++)
+			snprintf(job.res->sha256 + 2 * i, 3, "%02x", md[i]);
+		job.res->size = (uint64_t)src.pos;
+	}
 	if (err != VIGIL_OK) {
 		eng_result_free(job.res);
 		return err;
 	}
-	job.res->size = (uint64_t)src.pos;
 	job.res->bytes_scanned = job.bytes;
 	job.res->seconds = vg_now() - t0;
 	set_verdict(job.res);

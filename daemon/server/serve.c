@@ -565,8 +565,9 @@ worker_run(void *arg, void *state)
 	if (job->kind == JOB_BODY) {
 		if (!try_cache(job, ws, job->fd)) {
 			(void)lseek(job->fd, 0, SEEK_SET);
-			err = eng_scan_fd(ws->sc, job->rs, job->fd, job->name,
-			    &srv->cfg->limits, &job->res);
+			err = eng_scan_fd_digest(ws->sc, job->rs, job->fd,
+			    job->name, &srv->cfg->limits, job->sha256[0] ?
+			    job->sha256 : NULL, &job->res);
 		}
 		goto out;
 	}
@@ -586,8 +587,9 @@ worker_run(void *arg, void *state)
 	if (err == VIGIL_OK) {
 		if (!try_cache(job, ws, fd)) {
 			(void)lseek(fd, 0, SEEK_SET);
-			err = eng_scan_fd(ws->sc, job->rs, fd, job->name,
-			    &srv->cfg->limits, &job->res);
+			err = eng_scan_fd_digest(ws->sc, job->rs, fd,
+			    job->name, &srv->cfg->limits, job->sha256[0] ?
+			    job->sha256 : NULL, &job->res);
 		}
 		close(fd);
 	}

@@ -128,6 +128,14 @@ enum vigil_err	eng_scan_fd(struct eng_scanner *, struct eng_ruleset *,
 		    int fd, const char *name, const struct vigil_limits *,
 		    struct eng_result **out);
 /*
+ * The same, for a regular file whose SHA-256 the caller has already
+ * computed (64 hex digits): the object is not hashed again.  Ignored for
+ * anything but a regular file.
+ */
+enum vigil_err	eng_scan_fd_digest(struct eng_scanner *, struct eng_ruleset *,
+		    int fd, const char *name, const struct vigil_limits *,
+		    const char *sha256, struct eng_result **out);
+/*
  * A result for an object that could not be opened at all: verdict "error"
  * (reason io) or "unscannable" (reason unsupported, e.g. a FIFO).
  */
