@@ -67,7 +67,6 @@ struct match_unit {
 	struct eng_ruleset	*rs;
 	hs_stream_t		*stream;
 	uint32_t		 gen;
-	int			 open;
 	enum vigil_err		 err;
 	struct str_state	*ss;
 	struct pat_state	*pst;
@@ -356,7 +355,6 @@ match_compile(struct eng_ruleset *rs, struct eng_diag *d)
 		dbcache_store(rs);
 	}
 
-	rs->max_lookback = 0;
 	for (unsigned i = 0; i < rs->npatterns; i++) {
 		struct rs_pattern *p = &rs->patterns[i];
 
@@ -516,7 +514,6 @@ match_begin(struct match_ctx *ctx, unsigned slot, struct match_unit **out)
 	if (ctx->rs->db != NULL &&
 	    hs_open_stream(ctx->rs->db, 0, &u->stream) != HS_SUCCESS)
 		return VIGIL_E_NOMEM;
-	u->open = 1;
 	*out = u;
 	return VIGIL_OK;
 }
@@ -918,7 +915,6 @@ match_end_layer(struct match_unit *u, const char *mime,
 			u->err = VIGIL_E_ENGINE;
 		u->stream = NULL;
 	}
-	u->open = 0;
 	if ((err = make_window(u, NULL, 0)) != VIGIL_OK && u->err == VIGIL_OK)
 		u->err = err;
 	if (err == VIGIL_OK)

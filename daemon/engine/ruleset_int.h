@@ -116,7 +116,6 @@ struct eng_ruleset {
 	unsigned		*always_rules;	/* rules not string-driven */
 	unsigned		 nalways;
 	hs_database_t		*db;		/* NULL without HS patterns */
-	uint32_t		 max_lookback;	/* history the matcher keeps */
 	char			 version[65];
 	enum eng_match_mode	 mode;
 };
