@@ -419,8 +419,8 @@ mail_scan(struct job *job, struct src *src, unsigned depth,
     const uint8_t *peek, size_t npeek, struct match_unit *unit,
     struct tl **tlp)
 {
-	uint8_t		*map = MAP_FAILED;
-	off_t		 len = 0;
+	uint8_t		*map = NULL;
+	size_t		 len = 0;
 	enum vigil_err	 err = VIGIL_OK;
 	int		 fd, mbox = is_mbox(peek, npeek);
 
@@ -435,17 +435,12 @@ mail_scan(struct job *job, struct src *src, unsigned depth,
 		err = mail_message(job, depth, fd, tlp);
 		goto out;
 	}
-	if ((len = lseek(fd, 0, SEEK_END)) <= 0)
+	if (scan_map(job, depth, fd, &map, &len) != 1)
 		goto out;
-	if ((map = mmap(NULL, (size_t)len, PROT_READ, MAP_PRIVATE, fd, 0)) ==
-	    MAP_FAILED) {
-		scan_problem(job, depth, VIGIL_R_IO, strerror(errno));
-		goto out;
-	}
-	err = mbox_walk(job, depth, map, (size_t)len);
+	err = mbox_walk(job, depth, map, len);
 out:
-	if (map != MAP_FAILED)
-		munmap(map, (size_t)len);
+	if (map != NULL)
+		munmap(map, len);
 	close(fd);
 	return err;
 }

@@ -357,8 +357,8 @@ pdf_scan(struct job *job, struct src *src, unsigned depth,
     const uint8_t *peek, size_t npeek, struct match_unit *unit,
     struct tl **tlp)
 {
-	uint8_t		*map = MAP_FAILED;
-	off_t		 len;
+	uint8_t		*map = NULL;
+	size_t		 len = 0;
 	enum vigil_err	 err = VIGIL_OK;
 	int		 fd;
 
@@ -369,21 +369,16 @@ pdf_scan(struct job *job, struct src *src, unsigned depth,
 		return job->err;
 	if (job->stop)
 		goto out;
-	if ((len = lseek(fd, 0, SEEK_END)) <= 0)
+	if (scan_map(job, depth, fd, &map, &len) != 1)
 		goto out;
-	if ((map = mmap(NULL, (size_t)len, PROT_READ, MAP_PRIVATE, fd, 0)) ==
-	    MAP_FAILED) {
-		scan_problem(job, depth, VIGIL_R_IO, strerror(errno));
-		goto out;
-	}
 	if ((err = tl_begin_utf8(job, depth, MARKUP_NONE, tlp)) != VIGIL_OK)
 		goto out;
-	err = pdf_text(job, depth, map, (size_t)len, *tlp);
+	err = pdf_text(job, depth, map, len, *tlp);
 	if (err == VIGIL_OK && !job->stop)
-		err = pdf_streams(job, depth, map, (size_t)len);
+		err = pdf_streams(job, depth, map, len);
 out:
-	if (map != MAP_FAILED)
-		munmap(map, (size_t)len);
+	if (map != NULL)
+		munmap(map, len);
 	close(fd);
 	return err;
 }

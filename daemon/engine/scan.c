@@ -411,6 +411,24 @@ fail:
 	return -1;
 }
 
+int
+scan_map(struct job *job, unsigned depth, int fd, uint8_t **map, size_t *len)
+{
+	off_t	end;
+	void	*p;
+
+	if ((end = lseek(fd, 0, SEEK_END)) <= 0)
+		return 0;
+	if ((p = mmap(NULL, (size_t)end, PROT_READ, MAP_PRIVATE, fd, 0)) ==
+	    MAP_FAILED) {
+		scan_problem(job, depth, VIGIL_R_IO, strerror(errno));
+		return -1;
+	}
+	*map = p;
+	*len = (size_t)end;
+	return 1;
+}
+
 static uint8_t *
 unit_buffer(struct job *job, unsigned depth)
 {

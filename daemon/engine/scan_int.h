@@ -95,6 +95,12 @@ void		src_init_fd(struct src *, struct job *, int fd);
 int		scan_spool(struct job *, struct src *, unsigned depth,
 		    const uint8_t *peek, size_t npeek, struct match_unit *unit,
 		    uint8_t *buf);
+/*
+ * Map a spool read-only: 1 with *map and *len set (munmap when done), 0
+ * when it is empty, -1 when mmap failed (an "io" problem is recorded).
+ */
+int		scan_map(struct job *, unsigned depth, int fd, uint8_t **map,
+		    size_t *len);
 
 /*
  * pdf.c and mail.c (issue 3): documents whose text is extracted.  Each

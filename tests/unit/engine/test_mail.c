@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include "rules_src.h"
+
 #include "vigil/core.h"
 #include "vigil/engine.h"
 #include "../../../daemon/engine/scan_int.h"
@@ -33,21 +35,9 @@ static struct eng_scanner *sc;
 static int
 setup(void **state)
 {
-	char		 path[] = "/tmp/vigil-test-XXXXXX.yar";
-	struct eng_diag	 d;
-	int		 fd = mkstemps(path, 4);
-
 	(void)state;
-	if (fd < 0 || write(fd, rules, strlen(rules)) !=
-	    (ssize_t)strlen(rules))
+	if ((rs = rules_from_src(rules, ENG_MODE_AUTO)) == NULL)
 		return -1;
-	close(fd);
-	if (eng_ruleset_compile(path, ENG_MODE_AUTO, &rs, &d) != VIGIL_OK) {
-		fprintf(stderr, "%d:%d: %s\n", d.line, d.column, d.msg);
-		unlink(path);
-		return -1;
-	}
-	unlink(path);
 	return eng_scanner_new(&sc) == VIGIL_OK ? 0 : -1;
 }
 

@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "rules_src.h"
+
 #include "vigil/core.h"
 #include "vigil/engine.h"
 #include "../../../daemon/engine/engine_int.h"
@@ -22,19 +24,10 @@
 static struct eng_ruleset *
 compile(const char *src, enum eng_match_mode mode)
 {
-	char			 path[] = "/tmp/vigil-test-XXXXXX.yar";
-	struct eng_ruleset	*rs = NULL;
-	struct eng_diag		 d;
-	int			 fd = mkstemps(path, 4);
-	enum vigil_err		 err;
+	struct eng_ruleset	*rs = rules_from_src(src, mode);
 
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, src, strlen(src)), (ssize_t)strlen(src));
-	close(fd);
-	err = eng_ruleset_compile(path, mode, &rs, &d);
-	unlink(path);
-	if (err != VIGIL_OK)
-		fail_msg("%d:%d: %s", d.line, d.column, d.msg);
+	if (rs == NULL)
+		fail_msg("rules did not compile");
 	return rs;
 }
 
