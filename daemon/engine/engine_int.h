@@ -50,6 +50,12 @@ enum vigil_err	match_end(struct match_unit *, const char *mime,
 /* The same, for a unit of the given layer: rules of the other skipped. */
 enum vigil_err	match_end_layer(struct match_unit *, const char *mime,
 		    enum match_layer, match_report_fn fn, void *arg);
+/*
+ * Evaluate an ended unit's rules again for another layer (the unit's
+ * state lasts until the next match_begin() in its slot).
+ */
+void		match_eval_layer(struct match_unit *, const char *mime,
+		    enum match_layer, match_report_fn fn, void *arg);
 uint64_t	match_unit_bytes(const struct match_unit *);
 
 /* classify.c: one libmagic handle per thread, loaded once. */

@@ -906,7 +906,6 @@ enum vigil_err
 match_end_layer(struct match_unit *u, const char *mime,
     enum match_layer layer, match_report_fn fn, void *arg)
 {
-	const struct eng_ruleset *rs = u->rs;
 	enum vigil_err		 err;
 
 	if (u->stream != NULL) {
@@ -922,6 +921,16 @@ match_end_layer(struct match_unit *u, const char *mime,
 	u->ncands = 0;
 	if (u->err != VIGIL_OK)
 		return u->err;
+	match_eval_layer(u, mime, layer, fn, arg);
+	return VIGIL_OK;
+}
+
+void
+match_eval_layer(struct match_unit *u, const char *mime,
+    enum match_layer layer, match_report_fn fn, void *arg)
+{
+	const struct eng_ruleset *rs = u->rs;
+
 	if (mime == NULL)
 		mime = "application/octet-stream";
 	for (unsigned i = 0; i < rs->nalways; i++)
@@ -929,5 +938,4 @@ match_end_layer(struct match_unit *u, const char *mime,
 	for (unsigned i = 0; i < u->ntouched; i++)
 		if (rs->rules[u->touched[i]].string_driven)
 			eval_rule(u, u->touched[i], mime, layer, fn, arg);
-	return VIGIL_OK;
 }

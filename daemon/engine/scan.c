@@ -512,6 +512,12 @@ scan_unit(struct job *job, struct src *src, unsigned depth)
 		err = match_end(u, mime, on_rule, &ra);
 	else
 		(void)match_end(u, mime, on_rule, &ra);
+	/*
+	 * A text layer that never started equals the raw bytes: rules kept
+	 * to the text layer are answered from the raw unit.
+	 */
+	if (err == VIGIL_OK && tl_lazy(tl))
+		match_eval_layer(u, mime, LAYER_TEXT, on_text_rule, &ra);
 	if (err == VIGIL_OK)
 		err = scan_text_end(job, depth, tl, mime);
 	else

@@ -687,6 +687,12 @@ tl_end(struct tl *tl, const char *mime, match_report_fn fn, void *arg)
 	return err;
 }
 
+int
+tl_lazy(const struct tl *tl)
+{
+	return tl != NULL && !tl->active;
+}
+
 uint64_t
 tl_base(const struct tl *tl)
 {

@@ -63,6 +63,8 @@ enum vigil_err	tl_begin_utf8(struct job *, unsigned depth, enum markup_kind,
 enum vigil_err	tl_end(struct tl *, const char *mime, match_report_fn,
 		    void *arg);
 uint64_t	tl_base(const struct tl *);
+/* True when the layer never started: its text equals the raw bytes. */
+int		tl_lazy(const struct tl *);
 void		tl_free(struct tl *);
 /* Decoded UTF-8 text, from the markup readers. */
 enum vigil_err	tl_text(struct tl *, const uint8_t *, size_t);
