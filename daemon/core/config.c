@@ -15,13 +15,20 @@
 #include <ini.h>
 #include <limits.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "vigil/config.h"
 #include "vigil/core.h"
 
-enum cfg_type { CFG_STR, CFG_UINT, CFG_SIZE, CFG_SECONDS, CFG_TOKEN };
+enum cfg_type {
+	CFG_STR, CFG_UINT, CFG_SIZE, CFG_SECONDS, CFG_TOKEN,
+	CFG_STRS,	/* repeatable: struct vg_strs */
+	CFG_WEIGHT,	/* repeatable: "CLAUSE SEVERITY|* WEIGHT" */
+	CFG_BOOL,	/* yes/no, true/false, on/off, 1/0 into an int */
+};
 
 struct setting {
 	const char	*name;
@@ -33,6 +40,7 @@ struct setting {
 };
 
 #define F(f)	offsetof(struct vg_config, f)
+#define B(f)	offsetof(struct vg_bucket, f)
 
 static const struct setting settings[] = {
 	{ "listen", CFG_STR, "127.0.0.1:8750", F(listen), 0, 0,
@@ -86,10 +94,106 @@ static const struct setting settings[] = {
 	{ "log_level", CFG_STR, "info", F(log_level_s), 0, 0,
 	  "error, warn, info or debug." },
 	{ "token", CFG_TOKEN, NULL, F(tokens), 0, 0,
-	  "An API token, \"ROLE SECRET\" with ROLE hook, moderator or admin;\n"
-	  "repeat the key for more.  With none, the first start writes an\n"
-	  "admin token to STATE_DIR/admin.token (mode 0600)." },
+	  "An API token, \"ROLE SECRET [NAME]\" with ROLE hook, moderator or\n"
+	  "admin; repeat the key for more.  A moderator token names the\n"
+	  "moderator it acts as (\"moderator SECRET alice\"); without a NAME\n"
+	  "it may read the review queue but not claim or decide.  With no\n"
+	  "tokens, the first start writes an admin token to\n"
+	  "STATE_DIR/admin.token (mode 0600)." },
+	/* [policy]: accounts and the review queue. */
+	{ "weight_low", CFG_UINT, "1", F(weight[0]), 0, 1000000,
+	  "[policy] Score a flagged object adds to its account, by the\n"
+	  "highest severity among its findings: low." },
+	{ "weight_medium", CFG_UINT, "5", F(weight[1]), 0, 1000000,
+	  "[policy] The same for medium." },
+	{ "weight_high", CFG_UINT, "25", F(weight[2]), 0, 1000000,
+	  "[policy] The same for high." },
+	{ "weight_critical", CFG_UINT, "100", F(weight[3]), 0, 1000000,
+	  "[policy] The same for critical (a critical finding also flags\n"
+	  "its account at once, whatever the score)." },
+	{ "weight_clause", CFG_WEIGHT, NULL, F(weights), 0, 0,
+	  "[policy] A per-clause override, \"CLAUSE SEVERITY WEIGHT\" with\n"
+	  "SEVERITY low, medium, high, critical or * for all; repeatable,\n"
+	  "e.g. \"IV.9(8) low 0\"." },
+	{ "flag_threshold", CFG_UINT, "50", F(flag_threshold), 1, UINT32_MAX,
+	  "[policy] An account whose score reaches this is flagged and gets\n"
+	  "a review item." },
+	{ "score_window_days", CFG_UINT, "30", F(score_window_days), 1, 3650,
+	  "[policy] The score sums distinct flagged objects whose findings\n"
+	  "are younger than this many days." },
+	{ "auto_suspend", CFG_STR, "", F(auto_suspend_s), 0, 0,
+	  "[policy] Clauses whose findings suspend the account at once, no\n"
+	  "review awaited: a comma-separated list such as \"network-safety\"." },
+	{ "claim_lease", CFG_UINT, "900", F(claim_lease), 1, 86400,
+	  "[policy] Seconds a moderator's claim on a review item lasts; an\n"
+	  "expired claim returns the item to the queue." },
+	{ "excerpt", CFG_STR, "context", F(excerpt_s), 0, 0,
+	  "[policy] Evidence excerpts: context (bytes around the match),\n"
+	  "redacted (the matched bytes only) or off." },
+	{ "excerpt_bytes", CFG_UINT, "64", F(excerpt_bytes), 0, 1024,
+	  "[policy] Largest excerpt kept per finding; 0 keeps none." },
+	{ "audit_retention_days", CFG_UINT, "365", F(audit_retention_days),
+	  90, 36500,
+	  "[policy] Days audit records and feed events are kept before the\n"
+	  "daily purge; never less than 90 (terms of service, IV.3)." },
+	{ "webhook", CFG_STRS, NULL, F(webhooks), 0, 0,
+	  "[policy] \"URL [SECRET]\": POST every feed event there, one per\n"
+	  "request, in order, at least once (Idempotency-Key is the event\n"
+	  "id; with a SECRET, X-Vigil-Signature is sha256=HMAC of the\n"
+	  "body).  Repeatable." },
+	{ "webhook_timeout", CFG_UINT, "10", F(webhook_timeout), 1, 600,
+	  "[policy] Seconds a webhook delivery may take." },
+	{ "webhook_backoff_max", CFG_UINT, "300", F(webhook_backoff_max), 1,
+	  86400,
+	  "[policy] Longest wait in seconds between retries to a webhook\n"
+	  "that fails (the wait doubles from one second up to this)." },
+	{ "feed_poll_max", CFG_UINT, "60", F(feed_poll_max), 1, 3600,
+	  "[policy] Longest GET /v1/feed long-poll, in seconds." },
 };
+
+/* Keys of a [bucket "NAME"] section. */
+static const struct setting bucket_settings[] = {
+	{ "source", CFG_STR, "local", B(source), 0, 0,
+	  "local (a directory under the buckets root) or s3." },
+	{ "schedule", CFG_STR, "", B(schedule), 0, 0,
+	  "When to scan the whole bucket, in cron syntax (\"0 3 * * *\");\n"
+	  "a run missed while the daemon was down runs once at start." },
+	{ "prefix", CFG_STR, "", B(prefix), 0, 0,
+	  "Scheduled scans cover keys starting with this." },
+	{ "mode", CFG_STR, "incremental", B(mode), 0, 0,
+	  "Scheduled scans: incremental (skip objects unchanged since their\n"
+	  "last verdict under the same rules) or full." },
+	{ "max_objects_per_s", CFG_UINT, "0", B(max_objects_per_s), 0,
+	  UINT32_MAX, "Bucket scans read at most this many objects a second;\n"
+	  "0: no limit." },
+	{ "max_bytes_per_s", CFG_SIZE, "0", B(max_bytes_per_s), 0,
+	  1ULL << 50, "Bucket scans read at most this many bytes a second;\n"
+	  "0: no limit." },
+	{ "endpoint", CFG_STR, "", B(endpoint), 0, 0,
+	  "s3: the service URL, e.g. https://s3.eu-west-1.amazonaws.com,\n"
+	  "http://127.0.0.1:9000 (MinIO) or https://rgw.example:7480 (Ceph)." },
+	{ "region", CFG_STR, "us-east-1", B(region), 0, 0,
+	  "s3: the region signatures name." },
+	{ "addressing", CFG_STR, "path", B(addressing), 0, 0,
+	  "s3: path (ENDPOINT/BUCKET/KEY, MinIO and Ceph) or virtual\n"
+	  "(BUCKET.HOST/KEY, AWS)." },
+	{ "access_key", CFG_STR, "", B(access_key), 0, 0,
+	  "s3: credentials; empty takes AWS_ACCESS_KEY_ID,\n"
+	  "AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN from the environment." },
+	{ "secret_key", CFG_STR, "", B(secret_key), 0, 0, "s3: see access_key." },
+	{ "session_token", CFG_STR, "", B(session_token), 0, 0,
+	  "s3: see access_key." },
+	{ "verify_tls", CFG_BOOL, "yes", B(verify_tls), 0, 0,
+	  "s3: check the server's certificate (yes or no)." },
+	{ "ca_file", CFG_STR, "", B(ca_file), 0, 0,
+	  "s3: CA bundle for verify_tls; empty uses the system's." },
+	{ "quarantine_bucket", CFG_STR, "", B(quarantine_bucket), 0, 0,
+	  "Where the quarantine action moves flagged objects (s3: a bucket;\n"
+	  "local: a directory under the buckets root).  Empty: a bucket\n"
+	  "named NAME-quarantine." },
+};
+
+#define NBUCKET_SETTINGS (sizeof(bucket_settings) / sizeof(bucket_settings[0]))
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
 
@@ -106,11 +210,11 @@ vg_role_name(enum vg_role r)
 }
 
 static const struct setting *
-find(const char *name)
+find(const struct setting *tab, size_t n, const char *name)
 {
-	for (size_t i = 0; i < NSETTINGS; i++)
-		if (strcmp(settings[i].name, name) == 0)
-			return &settings[i];
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(tab[i].name, name) == 0)
+			return &tab[i];
 	return NULL;
 }
 
@@ -119,15 +223,23 @@ add_token(struct vg_config *cfg, const char *value, char *err,
     size_t errlen)
 {
 	struct vg_token	*t;
-	const char	*sp;
-	size_t		 i, rl;
+	const char	*sp, *name = NULL;
+	char		*secret;
+	size_t		 i, rl, sl;
 
 	if ((sp = strchr(value, ' ')) == NULL)
 		goto bad;
 	rl = (size_t)(sp - value);
 	while (*sp == ' ')
 		sp++;
-	if (strlen(sp) < 16 || strchr(sp, ' ') != NULL) {
+	sl = strcspn(sp, " ");
+	if (sp[sl] != '\0') {
+		for (name = sp + sl; *name == ' '; name++)
+			;
+		if (*name == '\0' || strchr(name, ' ') != NULL)
+			goto bad;
+	}
+	if (sl < 16) {
 		snprintf(err, errlen, "token: the secret must be at least 16 "
 		    "characters without spaces");
 		return VIGIL_E_INVAL;
@@ -138,30 +250,136 @@ add_token(struct vg_config *cfg, const char *value, char *err,
 			break;
 	if (i == 3)
 		goto bad;
+	if (name != NULL && i != VG_ROLE_MODERATOR) {
+		snprintf(err, errlen, "token: only a moderator token names "
+		    "someone (\"moderator SECRET NAME\")");
+		return VIGIL_E_INVAL;
+	}
 	t = vg_reallocarray(cfg->tokens, cfg->ntokens + 1, sizeof(*t));
 	if (t == NULL)
 		return VIGIL_E_NOMEM;
 	cfg->tokens = t;
-	if ((t[cfg->ntokens].secret = vg_strdup(sp)) == NULL)
+	if ((secret = vg_strndup(sp, sl)) == NULL)
 		return VIGIL_E_NOMEM;
-	t[cfg->ntokens++].role = (enum vg_role)i;
+	t += cfg->ntokens;
+	t->secret = secret;
+	t->role = (enum vg_role)i;
+	t->name = NULL;
+	if (name != NULL && (t->name = vg_strdup(name)) == NULL) {
+		vg_free(secret);
+		return VIGIL_E_NOMEM;
+	}
+	cfg->ntokens++;
 	return VIGIL_OK;
 bad:
-	snprintf(err, errlen, "token: expected \"ROLE SECRET\" with ROLE "
-	    "hook, moderator or admin");
+	snprintf(err, errlen, "token: expected \"ROLE SECRET [NAME]\" with "
+	    "ROLE hook, moderator or admin");
 	return VIGIL_E_INVAL;
 }
 
-enum vigil_err
-vg_config_set(struct vg_config *cfg, const char *key, const char *value,
-    char *err, size_t errlen)
+static int
+severity_index(const char *s, size_t len)
+{
+	static const char *const sev[] = { "low", "medium", "high",
+	    "critical" };
+
+	for (int i = 0; i < 4; i++)
+		if (strlen(sev[i]) == len && strncmp(sev[i], s, len) == 0)
+			return i;
+	return -2;
+}
+
+/* The index of a clause name in eng_clauses[] order, or -1. */
+static int
+clause_index(const char *s, size_t len)
+{
+	static const char *const clauses[] = { "IV.9(1)", "IV.9(2)",
+	    "IV.9(3)", "IV.9(4)", "IV.9(5)", "IV.9(6)", "IV.9(7)", "IV.9(8)",
+	    "network-safety" };
+
+	for (int i = 0; i < (int)(sizeof(clauses) / sizeof(clauses[0])); i++)
+		if (strlen(clauses[i]) == len &&
+		    strncmp(clauses[i], s, len) == 0)
+			return i;
+	return -1;
+}
+
+static enum vigil_err
+add_weight(struct vg_config *cfg, const char *value, char *err,
+    size_t errlen)
+{
+	struct vg_weight	 w, *nw;
+	char			 c[32], sv[32], *end;
+	unsigned long long	 u;
+	int			 n = 0;
+
+	if (sscanf(value, "%31s %31s %n", c, sv, &n) != 2 || n == 0 ||
+	    clause_index(c, strlen(c)) < 0 ||
+	    (strcmp(sv, "*") != 0 && severity_index(sv, strlen(sv)) < 0))
+		goto bad;
+	errno = 0;
+	u = strtoull(value + n, &end, 10);
+	if (value[n] == '\0' || value[n] == '-' || *end != '\0' ||
+	    errno != 0 || u > 1000000)
+		goto bad;
+	memset(&w, 0, sizeof(w));
+	/* clause_index() accepted it: it fits. */
+	memcpy(w.clause, c, strlen(c) < sizeof(w.clause) ? strlen(c) :
+	    sizeof(w.clause) - 1);
+	w.severity = strcmp(sv, "*") == 0 ? -1 : severity_index(sv,
+	    strlen(sv));
+	w.weight = u;
+	if ((nw = vg_reallocarray(cfg->weights, cfg->nweights + 1,
+	    sizeof(*nw))) == NULL)
+		return VIGIL_E_NOMEM;
+	cfg->weights = nw;
+	nw[cfg->nweights++] = w;
+	return VIGIL_OK;
+bad:
+	snprintf(err, errlen, "weight_clause: '%s' is not \"CLAUSE SEVERITY "
+	    "WEIGHT\" (clause IV.9(1)..IV.9(8) or network-safety, severity low, "
+	    "medium, high, critical or *, weight 0 to 1000000)", value);
+	return VIGIL_E_INVAL;
+}
+
+static enum vigil_err
+strs_add(struct vg_strs *l, const char *value)
+{
+	char	**v, *dup;
+
+	if ((dup = vg_strdup(value)) == NULL)
+		return VIGIL_E_NOMEM;
+	if ((v = vg_reallocarray(l->v, l->n + 1, sizeof(*v))) == NULL) {
+		vg_free(dup);
+		return VIGIL_E_NOMEM;
+	}
+	l->v = v;
+	v[l->n++] = dup;
+	return VIGIL_OK;
+}
+
+static void
+strs_free(struct vg_strs *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		vg_free(l->v[i]);
+	vg_free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+/* Sets one key of tab on the struct at base (the config or a bucket). */
+static enum vigil_err
+set_in(struct vg_config *cfg, const struct setting *tab, size_t ntab,
+    void *base, const char *key, const char *value, char *err,
+    size_t errlen)
 {
 	const struct setting	*s;
-	char			*p = (char *)cfg, *end, *dup;
+	char			*p = base, *end, *dup;
 	uint64_t		 u;
 	double			 d;
 
-	if ((s = find(key)) == NULL) {
+	if ((s = find(tab, ntab, key)) == NULL) {
 		snprintf(err, errlen, "unknown setting '%s'", key);
 		return VIGIL_E_INVAL;
 	}
@@ -198,8 +416,27 @@ vg_config_set(struct vg_config *cfg, const char *key, const char *value,
 		}
 		*(double *)(p + s->off) = d;
 		return VIGIL_OK;
+	case CFG_BOOL:
+		if (strcasecmp(value, "yes") == 0 ||
+		    strcasecmp(value, "true") == 0 ||
+		    strcasecmp(value, "on") == 0 || strcmp(value, "1") == 0)
+			*(int *)(p + s->off) = 1;
+		else if (strcasecmp(value, "no") == 0 ||
+		    strcasecmp(value, "false") == 0 ||
+		    strcasecmp(value, "off") == 0 || strcmp(value, "0") == 0)
+			*(int *)(p + s->off) = 0;
+		else {
+			snprintf(err, errlen, "%s: '%s' is not yes or no", key,
+			    value);
+			return VIGIL_E_INVAL;
+		}
+		return VIGIL_OK;
 	case CFG_TOKEN:
 		return add_token(cfg, value, err, errlen);
+	case CFG_WEIGHT:
+		return add_weight(cfg, value, err, errlen);
+	case CFG_STRS:
+		return strs_add((struct vg_strs *)(p + s->off), value);
 	}
 range:
 	if (s->type == CFG_SIZE)
@@ -213,22 +450,53 @@ range:
 	return VIGIL_E_INVAL;
 }
 
+enum vigil_err
+vg_config_set(struct vg_config *cfg, const char *key, const char *value,
+    char *err, size_t errlen)
+{
+	return set_in(cfg, settings, NSETTINGS, cfg, key, value, err, errlen);
+}
+
+/* Fills the defaults of tab into base. */
+static enum vigil_err
+set_defaults(struct vg_config *cfg, const struct setting *tab, size_t n,
+    void *base)
+{
+	char		err[256];
+	enum vigil_err	rc;
+
+	for (size_t i = 0; i < n; i++) {
+		if (tab[i].def == NULL)
+			continue;
+		if ((rc = set_in(cfg, tab, n, base, tab[i].name, tab[i].def,
+		    err, sizeof(err))) != VIGIL_OK)
+			return rc;
+	}
+	return VIGIL_OK;
+}
+
+static void
+free_in(const struct setting *tab, size_t n, void *base)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (tab[i].type == CFG_STR)
+			vg_free(*(char **)((char *)base + tab[i].off));
+		else if (tab[i].type == CFG_STRS)
+			strs_free((struct vg_strs *)((char *)base +
+			    tab[i].off));
+	}
+}
+
 struct vg_config *
 vg_config_new(void)
 {
 	struct vg_config	*cfg;
-	char			 err[256];
 
 	if ((cfg = vg_calloc(1, sizeof(*cfg))) == NULL)
 		return NULL;
-	for (size_t i = 0; i < NSETTINGS; i++) {
-		if (settings[i].def == NULL)
-			continue;
-		if (vg_config_set(cfg, settings[i].name, settings[i].def,
-		    err, sizeof(err)) != VIGIL_OK) {
-			vg_config_free(cfg);
-			return NULL;
-		}
+	if (set_defaults(cfg, settings, NSETTINGS, cfg) != VIGIL_OK) {
+		vg_config_free(cfg);
+		return NULL;
 	}
 	return cfg;
 }
@@ -238,13 +506,79 @@ vg_config_free(struct vg_config *cfg)
 {
 	if (cfg == NULL)
 		return;
-	for (size_t i = 0; i < NSETTINGS; i++)
-		if (settings[i].type == CFG_STR)
-			vg_free(*(char **)((char *)cfg + settings[i].off));
-	for (size_t i = 0; i < cfg->ntokens; i++)
+	free_in(settings, NSETTINGS, cfg);
+	for (size_t i = 0; i < cfg->ntokens; i++) {
 		vg_free(cfg->tokens[i].secret);
+		vg_free(cfg->tokens[i].name);
+	}
 	vg_free(cfg->tokens);
+	vg_free(cfg->weights);
+	for (size_t i = 0; i < cfg->nbuckets; i++) {
+		free_in(bucket_settings, NBUCKET_SETTINGS,
+		    &cfg->buckets_cfg[i]);
+		vg_free(cfg->buckets_cfg[i].name);
+	}
+	vg_free(cfg->buckets_cfg);
 	vg_free(cfg);
+}
+
+const struct vg_bucket *
+vg_config_bucket(const struct vg_config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->nbuckets; i++)
+		if (strcmp(cfg->buckets_cfg[i].name, name) == 0)
+			return &cfg->buckets_cfg[i];
+	return NULL;
+}
+
+/*
+ * The bucket of a section header 'bucket "NAME"', added on first sight
+ * with its defaults.  NULL with err set if the header is malformed.
+ */
+static struct vg_bucket *
+section_bucket(struct vg_config *cfg, const char *section, char *err,
+    size_t errlen, enum vigil_err *rc)
+{
+	struct vg_bucket	*b;
+	const char		*q;
+	char			*name;
+	size_t			 n;
+
+	*rc = VIGIL_E_SYNTAX;
+	q = section + 6;
+	while (*q == ' ' || *q == '\t')
+		q++;
+	n = strlen(q);
+	if (q == section + 6 || n < 3 || q[0] != '"' || q[n - 1] != '"' ||
+	    memchr(q + 1, '"', n - 2) != NULL) {
+		snprintf(err, errlen, "section [%s]: expected [bucket \"NAME\"]",
+		    section);
+		return NULL;
+	}
+	if ((name = vg_strndup(q + 1, n - 2)) == NULL) {
+		*rc = VIGIL_E_NOMEM;
+		return NULL;
+	}
+	for (size_t i = 0; i < cfg->nbuckets; i++)
+		if (strcmp(cfg->buckets_cfg[i].name, name) == 0) {
+			vg_free(name);
+			return &cfg->buckets_cfg[i];
+		}
+	if ((b = vg_reallocarray(cfg->buckets_cfg, cfg->nbuckets + 1,
+	    sizeof(*b))) == NULL) {
+		vg_free(name);
+		*rc = VIGIL_E_NOMEM;
+		return NULL;
+	}
+	cfg->buckets_cfg = b;
+	b += cfg->nbuckets;
+	memset(b, 0, sizeof(*b));
+	b->name = name;
+	cfg->nbuckets++;
+	if ((*rc = set_defaults(cfg, bucket_settings, NBUCKET_SETTINGS, b)) !=
+	    VIGIL_OK)
+		return NULL;
+	return b;
 }
 
 struct load {
@@ -258,27 +592,34 @@ struct load {
 static int
 ini_cb(void *arg, const char *section, const char *key, const char *value)
 {
-	struct load	*l = arg;
-	char		 why[256];
-	enum vigil_err	 rc;
+	struct load		*l = arg;
+	struct vg_bucket	*b = NULL;
+	char			 why[256];
+	enum vigil_err		 rc;
 
 	if (l->rc != VIGIL_OK)
 		return 0;
-	if (*section != '\0' && strcmp(section, "serve") != 0) {
-		snprintf(l->err, l->errlen, "%s: unknown section [%s]",
-		    l->name, section);
-		l->rc = VIGIL_E_SYNTAX;
-		return 0;
-	}
-	if ((rc = vg_config_set(l->cfg, key, value, why, sizeof(why))) !=
-	    VIGIL_OK) {
-		if (rc == VIGIL_E_NOMEM)
-			snprintf(why, sizeof(why), "out of memory");
-		snprintf(l->err, l->errlen, "%s: %s", l->name, why);
-		l->rc = rc == VIGIL_E_NOMEM ? rc : VIGIL_E_SYNTAX;
-		return 0;
-	}
-	return 1;
+	if (strncmp(section, "bucket", 6) == 0 && (section[6] == ' ' ||
+	    section[6] == '\t' || section[6] == '"')) {
+		if ((b = section_bucket(l->cfg, section, why, sizeof(why),
+		    &rc)) == NULL)
+			goto fail;
+		rc = set_in(l->cfg, bucket_settings, NBUCKET_SETTINGS, b, key,
+		    value, why, sizeof(why));
+	} else if (*section != '\0' && strcmp(section, "serve") != 0 &&
+	    strcmp(section, "policy") != 0) {
+		snprintf(why, sizeof(why), "unknown section [%s]", section);
+		rc = VIGIL_E_SYNTAX;
+	} else
+		rc = vg_config_set(l->cfg, key, value, why, sizeof(why));
+	if (rc == VIGIL_OK)
+		return 1;
+fail:
+	if (rc == VIGIL_E_NOMEM)
+		snprintf(why, sizeof(why), "out of memory");
+	snprintf(l->err, l->errlen, "%s: %s", l->name, why);
+	l->rc = rc == VIGIL_E_NOMEM ? rc : VIGIL_E_SYNTAX;
+	return 0;
 }
 
 /* inih reports the line; prefix it into the message as file:line. */
@@ -359,6 +700,90 @@ vg_config_split_listen(const char *s, char *host, size_t hostlen,
 	return 0;
 }
 
+static enum vigil_err
+finish_policy(struct vg_config *cfg, char *err, size_t errlen)
+{
+	static const char *const excerpts[] = { "context", "redacted",
+	    "off" };
+	const char	*p = cfg->auto_suspend_s;
+	size_t		 n, i;
+	int		 c;
+
+	cfg->auto_suspend = 0;
+	for (;;) {
+		p += strspn(p, ", \t");
+		if (*p == '\0')
+			break;
+		n = strcspn(p, ", \t");
+		if ((c = clause_index(p, n)) < 0) {
+			snprintf(err, errlen, "auto_suspend: '%.*s' is not a "
+			    "clause (IV.9(1)..IV.9(8) or network-safety)", (int)n, p);
+			return VIGIL_E_INVAL;
+		}
+		cfg->auto_suspend |= 1U << c;
+		p += n;
+	}
+	for (i = 0; i < 3; i++)
+		if (strcmp(cfg->excerpt_s, excerpts[i]) == 0)
+			break;
+	if (i == 3) {
+		snprintf(err, errlen, "excerpt: '%s' is not context, redacted "
+		    "or off", cfg->excerpt_s);
+		return VIGIL_E_INVAL;
+	}
+	cfg->excerpt = (int)i;
+	for (i = 0; i < cfg->webhooks.n; i++) {
+		const char *u = cfg->webhooks.v[i];
+
+		if (strncmp(u, "http://", 7) != 0 &&
+		    strncmp(u, "https://", 8) != 0) {
+			snprintf(err, errlen, "webhook: '%s' is not \"URL "
+			    "[SECRET]\" with an http:// or https:// URL", u);
+			return VIGIL_E_INVAL;
+		}
+	}
+	return VIGIL_OK;
+}
+
+static enum vigil_err
+finish_buckets(struct vg_config *cfg, char *err, size_t errlen)
+{
+	const struct vg_bucket	*b;
+
+	for (size_t i = 0; i < cfg->nbuckets; i++) {
+		b = &cfg->buckets_cfg[i];
+		if (strcmp(b->source, "local") != 0 &&
+		    strcmp(b->source, "s3") != 0) {
+			snprintf(err, errlen, "bucket \"%s\": source '%s' is "
+			    "not local or s3", b->name, b->source);
+			return VIGIL_E_INVAL;
+		}
+		if (strcmp(b->source, "s3") == 0 && *b->endpoint == '\0') {
+			snprintf(err, errlen, "bucket \"%s\": source = s3 "
+			    "needs an endpoint", b->name);
+			return VIGIL_E_INVAL;
+		}
+		if (strcmp(b->addressing, "path") != 0 &&
+		    strcmp(b->addressing, "virtual") != 0) {
+			snprintf(err, errlen, "bucket \"%s\": addressing '%s' "
+			    "is not path or virtual", b->name, b->addressing);
+			return VIGIL_E_INVAL;
+		}
+		if (strcmp(b->mode, "incremental") != 0 &&
+		    strcmp(b->mode, "full") != 0) {
+			snprintf(err, errlen, "bucket \"%s\": mode '%s' is not "
+			    "incremental or full", b->name, b->mode);
+			return VIGIL_E_INVAL;
+		}
+		if (*b->access_key != '\0' && *b->secret_key == '\0') {
+			snprintf(err, errlen, "bucket \"%s\": access_key "
+			    "without secret_key", b->name);
+			return VIGIL_E_INVAL;
+		}
+	}
+	return VIGIL_OK;
+}
+
 enum vigil_err
 vg_config_finish(struct vg_config *cfg, char *err, size_t errlen)
 {
@@ -369,6 +794,7 @@ vg_config_finish(struct vg_config *cfg, char *err, size_t errlen)
 	char		 host[256];
 	uint16_t	 port;
 	size_t		 i;
+	enum vigil_err	 rc;
 
 	if (vg_config_split_listen(cfg->listen, host, sizeof(host), &port)
 	    == -1) {
@@ -412,6 +838,9 @@ vg_config_finish(struct vg_config *cfg, char *err, size_t errlen)
 		vg_free(cfg->buckets);
 		cfg->buckets = b;
 	}
+	if ((rc = finish_policy(cfg, err, errlen)) != VIGIL_OK ||
+	    (rc = finish_buckets(cfg, err, errlen)) != VIGIL_OK)
+		return rc;
 	cfg->limits.max_depth = (unsigned)cfg->max_depth;
 	cfg->limits.max_bytes = cfg->max_bytes;
 	cfg->limits.max_files = cfg->max_files;
@@ -432,10 +861,88 @@ write_doc(FILE *f, const char *doc)
 	fputc('\n', f);
 }
 
+/* Whether a setting's value is a secret, never written back. */
+static int
+secret_setting(const struct setting *s)
+{
+	return strcmp(s->name, "secret_key") == 0 ||
+	    strcmp(s->name, "session_token") == 0;
+}
+
+static void
+write_one(FILE *f, const struct setting *s, const void *base,
+    const struct vg_config *cfg)
+{
+	const char	*p = base, *doc = s->doc;
+
+	if (strncmp(doc, "[policy] ", 9) == 0)
+		doc += 9;
+	fputc('\n', f);
+	write_doc(f, doc);
+	if (base == NULL) {
+		if (s->type == CFG_TOKEN)
+			fprintf(f, "#%s = admin "
+			    "CHANGE-ME-TO-A-LONG-RANDOM-SECRET\n", s->name);
+		else if (s->def == NULL)
+			fprintf(f, "#%s =\n", s->name);
+		else
+			fprintf(f, "#%s =%s%s\n", s->name, *s->def ? " " : "",
+			    s->def);
+		return;
+	}
+	switch (s->type) {
+	case CFG_STR:
+		if (secret_setting(s) && **(char *const *)(p + s->off) != '\0')
+			fprintf(f, "#%s = (secret not shown)\n", s->name);
+		else
+			fprintf(f, "%s = %s\n", s->name,
+			    *(char *const *)(p + s->off));
+		break;
+	case CFG_UINT:
+	case CFG_SIZE:
+		fprintf(f, "%s = %llu\n", s->name, (unsigned long long)
+		    *(const uint64_t *)(p + s->off));
+		break;
+	case CFG_SECONDS:
+		fprintf(f, "%s = %g\n", s->name,
+		    *(const double *)(p + s->off));
+		break;
+	case CFG_BOOL:
+		fprintf(f, "%s = %s\n", s->name,
+		    *(const int *)(p + s->off) ? "yes" : "no");
+		break;
+	case CFG_TOKEN:
+		for (size_t t = 0; t < cfg->ntokens; t++)
+			fprintf(f, "#%s = %s (secret not shown)%s%s\n",
+			    s->name, role_names[cfg->tokens[t].role],
+			    cfg->tokens[t].name ? " " : "",
+			    cfg->tokens[t].name ? cfg->tokens[t].name : "");
+		break;
+	case CFG_WEIGHT:
+		for (size_t w = 0; w < cfg->nweights; w++)
+			fprintf(f, "%s = %s %s %llu\n", s->name,
+			    cfg->weights[w].clause,
+			    cfg->weights[w].severity < 0 ? "*" :
+			    (const char *[]){ "low", "medium", "high",
+			    "critical" }[cfg->weights[w].severity],
+			    (unsigned long long)cfg->weights[w].weight);
+		break;
+	case CFG_STRS: {
+		const struct vg_strs *l = (const void *)(p + s->off);
+
+		/* Only the URL: a webhook's secret follows a space. */
+		for (size_t k = 0; k < l->n; k++)
+			fprintf(f, "%s = %.*s\n", s->name,
+			    (int)strcspn(l->v[k], " "), l->v[k]);
+		break;
+	}
+	}
+}
+
 void
 vg_config_write(FILE *f, const struct vg_config *cfg)
 {
-	const char	*p = (const char *)cfg;
+	int	policy;
 
 	if (cfg == NULL)
 		fputs("# vigil.conf: settings of `vigil serve`.  Generated from "
@@ -444,40 +951,27 @@ vg_config_write(FILE *f, const struct vg_config *cfg)
 		    "built-in default.  Command-line flags override the "
 		    "file.\n", f);
 	fputs("[serve]\n", f);
-	for (size_t i = 0; i < NSETTINGS; i++) {
-		const struct setting *s = &settings[i];
-
-		fputc('\n', f);
-		write_doc(f, s->doc);
-		if (cfg == NULL) {
-			if (s->type == CFG_TOKEN)
-				fprintf(f, "#%s = admin "
-				    "CHANGE-ME-TO-A-LONG-RANDOM-SECRET\n",
-				    s->name);
-			else
-				fprintf(f, "#%s =%s%s\n", s->name,
-				    *s->def ? " " : "", s->def);
-			continue;
-		}
-		switch (s->type) {
-		case CFG_STR:
-			fprintf(f, "%s = %s\n", s->name,
-			    *(char *const *)(p + s->off));
-			break;
-		case CFG_UINT:
-		case CFG_SIZE:
-			fprintf(f, "%s = %llu\n", s->name, (unsigned long long)
-			    *(const uint64_t *)(p + s->off));
-			break;
-		case CFG_SECONDS:
-			fprintf(f, "%s = %g\n", s->name,
-			    *(const double *)(p + s->off));
-			break;
-		case CFG_TOKEN:
-			for (size_t t = 0; t < cfg->ntokens; t++)
-				fprintf(f, "#%s = %s (secret not shown)\n",
-				    s->name, role_names[cfg->tokens[t].role]);
-			break;
-		}
+	for (policy = 0; policy < 2; policy++) {
+		if (policy)
+			fputs("\n# Accounts, the review queue, the feed and the "
+			    "audit log.\n[policy]\n", f);
+		for (size_t i = 0; i < NSETTINGS; i++)
+			if ((strncmp(settings[i].doc, "[policy] ", 9) == 0) ==
+			    policy)
+				write_one(f, &settings[i], cfg, cfg);
+	}
+	for (size_t b = 0; cfg != NULL && b < cfg->nbuckets; b++) {
+		fprintf(f, "\n[bucket \"%s\"]\n", cfg->buckets_cfg[b].name);
+		for (size_t i = 0; i < NBUCKET_SETTINGS; i++)
+			write_one(f, &bucket_settings[i], &cfg->buckets_cfg[b],
+			    cfg);
+	}
+	if (cfg == NULL) {
+		fputs("\n# One section per bucket that is not a plain directory "
+		    "under the buckets\n# root, or that is scanned on a "
+		    "schedule (git-config style names).\n#[bucket \"NAME\"]\n",
+		    f);
+		for (size_t i = 0; i < NBUCKET_SETTINGS; i++)
+			write_one(f, &bucket_settings[i], NULL, NULL);
 	}
 }

@@ -26,6 +26,38 @@ const char	*vg_role_name(enum vg_role);
 struct vg_token {
 	enum vg_role	 role;
 	char		*secret;
+	char		*name;		/* moderator NAME, or NULL */
+};
+
+/* A repeatable key's values, in the order given. */
+struct vg_strs {
+	char		**v;
+	size_t		  n;
+};
+
+/* A per-clause weight: clause, severity (-1: any) and weight. */
+struct vg_weight {
+	char		 clause[16];
+	int		 severity;
+	uint64_t	 weight;
+};
+
+/*
+ * A [bucket "NAME"] section: how that bucket is reached and scanned.  A
+ * bucket with no section is a directory under the local buckets root.
+ */
+struct vg_bucket {
+	char		*name;
+	char		*source;	/* "local" or "s3" */
+	char		*schedule;	/* cron expression, or NULL */
+	char		*prefix;	/* scheduled scans: key prefix */
+	char		*mode;		/* scheduled scans: incremental|full */
+	char		*endpoint, *region, *addressing;
+	char		*access_key, *secret_key, *session_token;
+	char		*ca_file;
+	int		 verify_tls;
+	char		*quarantine_bucket;	/* s3: copy flagged here */
+	uint64_t	 max_objects_per_s, max_bytes_per_s;	/* 0: none */
 };
 
 /* Where the account behind a bucket object comes from. */
@@ -63,7 +95,37 @@ struct vg_config {
 	int		 log_level;	/* enum vg_log_level */
 	struct vg_token	*tokens;
 	size_t		 ntokens;
+	/* Accounts and review. */
+	uint64_t	 weight[4];	/* by enum eng_severity */
+	struct vg_weight *weights;	/* per-clause overrides */
+	size_t		 nweights;
+	uint64_t	 flag_threshold;
+	uint64_t	 score_window_days;
+	char		*auto_suspend_s;
+	unsigned	 auto_suspend;	/* bit i: eng_clauses[i] */
+	uint64_t	 claim_lease;	/* seconds */
+	uint64_t	 excerpt_bytes;
+	char		*excerpt_s;
+	int		 excerpt;	/* enum vg_excerpt */
+	uint64_t	 audit_retention_days;
+	struct vg_strs	 webhooks;	/* "URL [SECRET]" */
+	uint64_t	 webhook_timeout;
+	uint64_t	 webhook_backoff_max;
+	uint64_t	 feed_poll_max;
+	/* Buckets, from [bucket "NAME"] sections. */
+	struct vg_bucket *buckets_cfg;
+	size_t		 nbuckets;
 };
+
+enum vg_excerpt {
+	VG_EXCERPT_CONTEXT = 0,	/* bytes around the match */
+	VG_EXCERPT_REDACTED,	/* the matched bytes only */
+	VG_EXCERPT_OFF,
+};
+
+/* The [bucket "NAME"] section of name, or NULL. */
+const struct vg_bucket *vg_config_bucket(const struct vg_config *,
+		    const char *name);
 
 /* The built-in defaults; free with vg_config_free(). NULL: no memory. */
 struct vg_config *vg_config_new(void);
