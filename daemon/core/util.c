@@ -35,6 +35,8 @@ vigil_strerror(enum vigil_err err)
 		return "encrypted content";
 	case VIGIL_E_NOTFOUND:
 		return "not found";
+	case VIGIL_E_PERM:
+		return "permission denied";
 	}
 	return "unknown error";
 }

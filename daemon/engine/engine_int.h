@@ -30,6 +30,14 @@ typedef void	(*match_report_fn)(void *arg, unsigned rule, uint64_t offset);
 enum vigil_err	match_ctx_new(struct match_ctx **);
 void		match_ctx_free(struct match_ctx *);
 enum vigil_err	match_ctx_prepare(struct match_ctx *, struct eng_ruleset *);
+/* Keep up to bytes on each side of each string's first match; 0: off. */
+void		match_ctx_set_excerpt(struct match_ctx *, size_t bytes);
+/*
+ * Inside a report callback: the excerpt of the string that gave the
+ * rule's offset.  0 if there is none.
+ */
+int		match_ctx_excerpt(const struct match_ctx *, const uint8_t **buf,
+		    size_t *len, size_t *mark, size_t *marklen);
 
 /*
  * Start matching a unit in a slot (RAW_SLOT(depth) or TEXT_SLOT(depth)).

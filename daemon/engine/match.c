@@ -62,6 +62,13 @@ struct cand {
 	uint64_t	end;
 };
 
+/* The bytes around a string's first match (eng_scanner_set_excerpt()). */
+struct exc {
+	uint32_t	gen;
+	size_t		len, mark, marklen;
+	uint8_t		buf[];
+};
+
 struct match_unit {
 	struct match_ctx	*ctx;
 	struct eng_ruleset	*rs;
@@ -82,6 +89,12 @@ struct match_unit {
 	size_t			 wincap;
 	const uint8_t		*wdata;		/* current window */
 	size_t			 wlen;
+	/* Excerpts: the chunk being fed, at stream offset curbase. */
+	struct exc		**exc;		/* per string, lazily */
+	unsigned		 nexc;
+	const uint8_t		*cur;
+	size_t			 curlen;
+	uint64_t		 curbase;
 };
 
 struct match_ctx {
@@ -92,6 +105,8 @@ struct match_ctx {
 	pcre2_jit_stack		*jit;
 	uint32_t		 gen;
 	struct match_unit	*units[MATCH_SLOTS];
+	size_t			 excerpt;	/* bytes each side; 0: off */
+	const struct exc	*rep;		/* of the rule being reported */
 };
 
 /* Compile ------------------------------------------------------------ */
@@ -421,7 +436,30 @@ unit_free(struct match_unit *u)
 	vg_free(u->touched);
 	vg_free(u->cands);
 	vg_free(u->win);
+	/* u->rs may be gone: units outlive the ruleset they were made for. */
+	for (unsigned i = 0; i < u->nexc; i++)
+		vg_free(u->exc[i]);
+	vg_free(u->exc);
 	vg_free(u);
+}
+
+void
+match_ctx_set_excerpt(struct match_ctx *ctx, size_t bytes)
+{
+	ctx->excerpt = bytes > 4096 ? 4096 : bytes;
+}
+
+int
+match_ctx_excerpt(const struct match_ctx *ctx, const uint8_t **buf,
+    size_t *len, size_t *mark, size_t *marklen)
+{
+	if (ctx->rep == NULL)
+		return 0;
+	*buf = ctx->rep->buf;
+	*len = ctx->rep->len;
+	*mark = ctx->rep->mark;
+	*marklen = ctx->rep->marklen;
+	return 1;
 }
 
 void
@@ -524,12 +562,56 @@ match_unit_bytes(const struct match_unit *u)
 	return u->avail;
 }
 
+/*
+ * Copies the bytes around a match at [start, end) that are still at hand
+ * (history before the chunk, the chunk itself) as str's excerpt.  Best
+ * effort: out of memory means no excerpt, never a failed scan.
+ */
 static void
-record(struct match_unit *u, unsigned str, uint64_t start)
+capture(struct match_unit *u, unsigned str, uint64_t start, uint64_t end)
+{
+	size_t		 e = u->ctx->excerpt, n = 0;
+	uint64_t	 hbase = u->curbase - u->histlen, a, b, o;
+	struct exc	*x;
+
+	if (u->exc == NULL) {
+		if ((u->exc = vg_calloc(u->rs->nstrings, sizeof(*u->exc))) ==
+		    NULL)
+			return;
+		u->nexc = u->rs->nstrings;
+	}
+	if ((x = u->exc[str]) == NULL) {
+		if ((x = vg_malloc(sizeof(*x) + 2 * e)) == NULL)
+			return;
+		u->exc[str] = x;
+	}
+	a = start > hbase + e ? start - e : hbase;
+	if (a > start)
+		a = start;
+	b = start + e;
+	if (b > u->curbase + u->curlen)
+		b = u->curbase + u->curlen;
+	for (o = a; o < b && n < 2 * e; o++, n++)
+		x->buf[n] = o < u->curbase ? u->hist[o - hbase] :
+		    u->cur[o - u->curbase];
+	x->gen = u->gen;
+	x->len = n;
+	x->mark = start >= a ? (size_t)(start - a) : 0;
+	x->marklen = end > start ? (size_t)(end - start) : 0;
+	if (x->mark > n)
+		x->mark = n;
+	if (x->marklen > n - x->mark)
+		x->marklen = n - x->mark;
+}
+
+static void
+record(struct match_unit *u, unsigned str, uint64_t start, uint64_t end)
 {
 	struct str_state	*st = &u->ss[str];
 	const struct rs_string	*s = &u->rs->strings[str];
 
+	if (u->ctx->excerpt > 0 && (st->gen != u->gen || start < st->first))
+		capture(u, str, start, end);
 	if (st->gen != u->gen) {
 		unsigned rule = s->rule;
 
@@ -561,7 +643,7 @@ on_hs_match(unsigned id, unsigned long long from, unsigned long long to,
 	(void)from;
 	(void)flags;
 	if (p->fixed && !p->fullword) {
-		record(u, p->string, to - p->maxw);
+		record(u, p->string, to - p->maxw, to);
 		return 0;
 	}
 	if (u->ncands == u->capcands) {
@@ -654,7 +736,7 @@ pcre_scan(struct match_unit *u, const struct rs_pattern *p, uint64_t lo,
 		if (ms > hi)
 			break;
 		if (!p->fullword || fullword_ok(u, p, ms, me, eof))
-			record(u, p->string, ms);
+			record(u, p->string, ms, me);
 		pos = ms + 1;
 	}
 }
@@ -694,7 +776,7 @@ confirm(struct match_unit *u, int eof)
 					continue;
 				}
 				if (fullword_ok(u, p, lo, end, eof))
-					record(u, p->string, lo);
+					record(u, p->string, lo, end);
 				continue;
 			}
 			if ((int64_t)hi > final)
@@ -783,6 +865,9 @@ match_feed(struct match_unit *u, const void *buf, size_t len)
 		return u->err;
 	if (len == 0)
 		return VIGIL_OK;
+	u->cur = data;
+	u->curlen = len;
+	u->curbase = u->avail;
 	if (u->stream != NULL && hs_scan_stream(u->stream, (const char *)data,
 	    (unsigned)len, 0, u->ctx->scratch, on_hs_match, u) != HS_SUCCESS &&
 	    u->err == VIGIL_OK)
@@ -879,6 +964,7 @@ eval_rule(struct match_unit *u, unsigned ri, const char *mime,
 {
 	const struct rs_rule	*r = &u->rs->rules[ri];
 	uint64_t		 off = UINT64_MAX;
+	unsigned		 first = UINT32_MAX;
 
 	if ((r->layers & layer) == 0)
 		return;
@@ -889,10 +975,16 @@ eval_rule(struct match_unit *u, unsigned ri, const char *mime,
 	for (unsigned i = 0; i < r->nstrings; i++) {
 		unsigned s = r->first_string + i;
 
-		if (str_hit(u, s) && u->ss[s].first < off)
+		if (str_hit(u, s) && u->ss[s].first < off) {
 			off = u->ss[s].first;
+			first = s;
+		}
 	}
+	u->ctx->rep = first != UINT32_MAX && u->exc != NULL &&
+	    u->exc[first] != NULL && u->exc[first]->gen == u->gen ?
+	    u->exc[first] : NULL;
 	fn(arg, ri, off == UINT64_MAX ? 0 : off);
+	u->ctx->rep = NULL;
 }
 
 enum vigil_err
@@ -916,6 +1008,9 @@ match_end_layer(struct match_unit *u, const char *mime,
 	}
 	if ((err = make_window(u, NULL, 0)) != VIGIL_OK && u->err == VIGIL_OK)
 		u->err = err;
+	u->cur = NULL;
+	u->curlen = 0;
+	u->curbase = u->avail;
 	if (err == VIGIL_OK)
 		confirm(u, 1);
 	u->ncands = 0;

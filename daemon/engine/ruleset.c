@@ -57,6 +57,15 @@ eng_severity_name(enum eng_severity s)
 	return "low";
 }
 
+enum eng_severity
+eng_severity_parse(const char *name)
+{
+	for (int i = ENG_SEV_CRITICAL; name != NULL && i > ENG_SEV_LOW; i--)
+		if (strcmp(name, eng_severity_name((enum eng_severity)i)) == 0)
+			return (enum eng_severity)i;
+	return ENG_SEV_LOW;
+}
+
 enum tok_type {
 	T_EOF, T_IDENT, T_STRID, T_COUNT, T_OFFSET, T_LENGTH, T_INT, T_TEXT,
 	T_PUNCT, T_DOTDOT, T_EQ, T_NE, T_LE, T_GE,

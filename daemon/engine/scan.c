@@ -191,6 +191,18 @@ on_rule(void *arg, unsigned ri, uint64_t offset)
 		job->err = VIGIL_E_NOMEM;
 		return;
 	}
+	{
+		const uint8_t	*xb;
+		size_t		 xl, xm, xml;
+
+		if (match_ctx_excerpt(job->sc_match, &xb, &xl, &xm, &xml) &&
+		    (m->excerpt = vg_malloc(xl > 0 ? xl : 1)) != NULL) {
+			memcpy(m->excerpt, xb, xl);
+			m->excerpt_len = xl;
+			m->excerpt_mark = xm;
+			m->excerpt_marklen = xml;
+		}
+	}
 	r->nmatches++;
 }
 
@@ -673,12 +685,19 @@ eng_result_new_problem(const char *name, enum vigil_reason reason,
 }
 
 void
+eng_scanner_set_excerpt(struct eng_scanner *sc, size_t bytes)
+{
+	match_ctx_set_excerpt(sc->mctx, bytes);
+}
+
+void
 eng_result_free(struct eng_result *r)
 {
 	if (r == NULL)
 		return;
 	for (size_t i = 0; i < r->nmatches; i++) {
 		vg_free(r->matches[i].rule);
+		vg_free(r->matches[i].excerpt);
 		free_path(r->matches[i].path, r->matches[i].npath);
 	}
 	for (size_t i = 0; i < r->nproblems; i++) {

@@ -73,15 +73,18 @@
 #include "vigil/config.h"
 #include "vigil/core.h"
 #include "vigil/engine.h"
+#include "vigil/review.h"
 #include "vigil/server.h"
 #include "vigil/sources.h"
 #include "vigil/store.h"
 
+#include "srv_int.h"
 #include "workq.h"
 
 #define MAX_ATTEMPTS	2	/* scans that crashed the daemon, then "error" */
 #define RELOAD_WAITERS	32
 #define DONE_BATCH	64
+#define PURGE_INTERVAL	86400.0	/* seconds between audit purges */
 
 enum { ROLE_HOOK = 1 << VG_ROLE_HOOK, ROLE_MOD = 1 << VG_ROLE_MODERATOR,
     ROLE_ADMIN = 1 << VG_ROLE_ADMIN, ROLE_ANY = 7 };
@@ -141,6 +144,7 @@ struct cycle {
 	enum vigil_err		 rc;
 	struct store_item	*items;
 	size_t			 nitems;
+	int64_t			 feed_last;	/* after the commit */
 };
 
 static const double latency_bounds[] = { 0.005, 0.01, 0.05, 0.1, 0.25, 0.5,
@@ -206,9 +210,16 @@ struct srv {
 		struct eng_diag		 diag;
 		struct evhttp_request	*waiters[RELOAD_WAITERS];
 		size_t			 nwaiters;
+		const char		*actor;	/* "admin" or "SIGHUP" */
 	} reload;
 	struct metrics		 m;
 	double			 started;
+	/* Accounts and review (store/review.c, api.c, webhook.c). */
+	struct review		*rv;
+	struct api_feed		*feed;
+	struct hooks		*hooks;
+	int64_t			 feed_last;	/* newest event announced */
+	double			 last_purge;
 };
 
 static double
@@ -237,7 +248,7 @@ reply_raw2(struct evhttp_request *req, int code, const char *type,
 	evhttp_send_reply(req, code, NULL, NULL);
 }
 
-static void
+void
 reply_raw(struct evhttp_request *req, int code, const char *type,
     const char *body, size_t len)
 {
@@ -245,7 +256,7 @@ reply_raw(struct evhttp_request *req, int code, const char *type,
 }
 
 /* Takes the reference to j. */
-static void
+void
 reply_json(struct evhttp_request *req, int code, json_t *j)
 {
 	char	*s;
@@ -261,7 +272,7 @@ reply_json(struct evhttp_request *req, int code, json_t *j)
 	free(s);
 }
 
-static void
+void
 reply_error(struct evhttp_request *req, int code, const char *msg)
 {
 	reply_json(req, code, json_pack("{ss}", "error", msg));
@@ -281,13 +292,15 @@ token_matches(const char *given, size_t glen, const char *secret)
  * Whether the request carries a token with one of the roles in mask.  If
  * not, the request has been answered (401 or 403) and must not be used.
  */
-static int
-authorize(struct srv *srv, struct evhttp_request *req, int mask)
+int
+srv_who(struct srv *srv, struct evhttp_request *req, int mask,
+    enum vg_role *rolep, const char **name)
 {
 	const char	*h, *tok;
 	size_t		 tlen;
 	int		 role = -1;
 
+	*name = NULL;
 	h = evhttp_find_header(evhttp_request_get_input_headers(req),
 	    "Authorization");
 	if (h != NULL && strncasecmp(h, "Bearer ", 7) == 0) {
@@ -296,8 +309,10 @@ authorize(struct srv *srv, struct evhttp_request *req, int mask)
 		tlen = strlen(tok);
 		for (size_t i = 0; i < srv->cfg->ntokens; i++)
 			if (token_matches(tok, tlen,
-			    srv->cfg->tokens[i].secret))
+			    srv->cfg->tokens[i].secret)) {
 				role = (int)srv->cfg->tokens[i].role;
+				*name = srv->cfg->tokens[i].name;
+			}
 		if (srv->admin.secret != NULL && token_matches(tok, tlen,
 		    srv->admin.secret))
 			role = VG_ROLE_ADMIN;
@@ -312,7 +327,35 @@ authorize(struct srv *srv, struct evhttp_request *req, int mask)
 		reply_error(req, 403, "this token's role may not do that");
 		return 0;
 	}
+	*rolep = (enum vg_role)role;
 	return 1;
+}
+
+static int
+authorize(struct srv *srv, struct evhttp_request *req, int mask)
+{
+	enum vg_role	 role;
+	const char	*name;
+
+	return srv_who(srv, req, mask, &role, &name);
+}
+
+const struct vg_config *
+srv_config(struct srv *srv)
+{
+	return srv->cfg;
+}
+
+struct event_base *
+srv_base(struct srv *srv)
+{
+	return srv->base;
+}
+
+double
+srv_now(void)
+{
+	return wallclock();
 }
 
 /* Connections --------------------------------------------------------- */
@@ -419,6 +462,8 @@ worker_init(void *arg)
 	if (eng_scanner_new(&ws->sc) != VIGIL_OK)
 		vg_log_warnx("cannot set up a scanner (libmagic database "
 		    "missing?)");
+	else if (srv->cfg->excerpt != VG_EXCERPT_OFF)
+		eng_scanner_set_excerpt(ws->sc, (size_t)srv->cfg->excerpt_bytes);
 	if (store_reader_open(srv->cfg->state_dir, &ws->rd) != VIGIL_OK)
 		vg_log_warnx("verdict cache unavailable on a worker");
 	return ws;
@@ -718,6 +763,160 @@ store_unlock(struct srv *srv)
 	pthread_mutex_unlock(&srv->store_mu);
 }
 
+struct review *
+srv_review_hold(struct srv *srv)
+{
+	store_lock(srv);
+	return srv->rv;
+}
+
+void
+srv_review_drop(struct srv *srv)
+{
+	store_unlock(srv);
+}
+
+/* Announces feed events newer than those announced (loop thread). */
+static void
+feed_announce(struct srv *srv, int64_t last)
+{
+	if (last <= srv->feed_last)
+		return;
+	srv->feed_last = last;
+	api_feed_notify(srv->feed, last);
+	if (srv->hooks != NULL)
+		hooks_notify(srv->hooks, last);
+}
+
+void
+srv_feed_check(struct srv *srv)
+{
+	int64_t	last;
+
+	store_lock(srv);
+	last = review_feed_last(srv->rv);
+	store_unlock(srv);
+	feed_announce(srv, last);
+}
+
+/*
+ * A finished job's matches for review_verdict(): from its result, or
+ * from the cached result's JSON (*hold keeps that alive).  Paths are new
+ * arrays in *paths (decref each).  0, or -1 out of memory.
+ */
+static int
+job_matches(struct job *job, struct review_match **out, size_t *n,
+    json_t **hold)
+{
+	struct review_match	*m;
+	const struct eng_result	*r = job->res;
+	json_t			*arr, *e;
+	size_t			 cnt, i, k;
+
+	*out = NULL;
+	*n = 0;
+	*hold = NULL;
+	if (r != NULL)
+		cnt = r->nmatches;
+	else {
+		if ((*hold = json_loads(job->json, 0, NULL)) == NULL)
+			return -1;
+		arr = json_object_get(*hold, "matches");
+		cnt = json_array_size(arr);
+	}
+	if (cnt == 0)
+		return 0;
+	if ((m = vg_calloc(cnt, sizeof(*m))) == NULL)
+		return -1;
+	for (i = 0; i < cnt; i++) {
+		if (r != NULL) {
+			const struct eng_match *em = &r->matches[i];
+
+			m[i].rule = em->rule;
+			m[i].clause = em->clause;
+			m[i].severity = (int)em->severity;
+			m[i].offset = em->offset;
+			m[i].excerpt = em->excerpt;
+			m[i].excerpt_len = em->excerpt_len;
+			m[i].mark = em->excerpt_mark;
+			m[i].marklen = em->excerpt_marklen;
+			if ((m[i].path = json_array()) == NULL)
+				goto nomem;
+			for (k = 0; k < em->npath; k++)
+				json_array_append_new(m[i].path, json_string(
+				    em->path[k]));
+			continue;
+		}
+		e = json_array_get(json_object_get(*hold, "matches"), i);
+		m[i].rule = json_string_value(json_object_get(e, "rule"));
+		m[i].clause = json_string_value(json_object_get(e, "clause"));
+		m[i].offset = (uint64_t)json_integer_value(json_object_get(e,
+		    "offset"));
+		m[i].severity = eng_severity_parse(json_string_value(
+		    json_object_get(e, "severity")));
+		m[i].path = json_incref(json_object_get(e, "path"));
+		if (m[i].rule == NULL || m[i].clause == NULL ||
+		    m[i].path == NULL)
+			goto nomem;
+	}
+	*out = m;
+	*n = cnt;
+	return 0;
+nomem:
+	for (k = 0; k <= i && k < cnt; k++)
+		json_decref(m[k].path);
+	vg_free(m);
+	json_decref(*hold);
+	*hold = NULL;
+	return -1;
+}
+
+/* Accounts for a stored verdict (writer thread, inside the cycle). */
+static enum vigil_err
+review_job(struct srv *srv, struct job *job)
+{
+	struct review_verdict	 v = { 0 };
+	struct review_match	*m;
+	json_t			*hold;
+	char			*object = NULL;
+	size_t			 n;
+	enum vigil_err		 rc;
+
+	if (job_matches(job, &m, &n, &hold) == -1)
+		return VIGIL_E_NOMEM;
+	v.sha256 = job->res != NULL ? job->res->sha256 : job->sha256;
+	if (job->kind == JOB_OBJECT) {
+		v.bucket = job->item.bucket;
+		v.key = job->item.key;
+		v.object = job->name;
+		v.account = job->item.account;
+		v.actor = "hook";
+	} else {
+		/* A body: its content is its identity. */
+		if ((object = vg_malloc(strlen(v.sha256) + 6)) == NULL) {
+			rc = VIGIL_E_NOMEM;
+			goto out;
+		}
+		sprintf(object, "scan:%s", v.sha256);
+		v.object = object;
+		v.account = job->account;
+		v.actor = "scan";
+	}
+	v.ruleset = job->rs != NULL ? eng_ruleset_version(job->rs) : "";
+	v.verdict = vigil_verdict_name(job->res != NULL ? job->res->verdict :
+	    job->verdict);
+	v.m = m;
+	v.nm = n;
+	rc = review_verdict(srv->rv, &v, wallclock());
+out:
+	for (size_t i = 0; i < n; i++)
+		json_decref(m[i].path);
+	vg_free(m);
+	json_decref(hold);
+	vg_free(object);
+	return rc;
+}
+
 /* Gives an inbox row back from the loop (the writer may be busy). */
 static void
 release_row(struct srv *srv, int64_t id)
@@ -881,6 +1080,48 @@ submit_claimed(struct srv *srv, struct cycle *c)
 	c->nitems = 0;
 }
 
+/*
+ * The daily purge of audit records and feed events past their retention
+ * (never under 90 days: review_purge() enforces it).  Runs at start and
+ * every PURGE_INTERVAL; a purge that fails is tried again next tick.
+ */
+static void
+audit_purge(struct srv *srv)
+{
+	int64_t		n;
+	enum vigil_err	rc;
+
+	store_lock(srv);
+	rc = review_purge(srv->rv, wallclock(), &n);
+	store_unlock(srv);
+	if (rc != VIGIL_OK)
+		return;
+	srv->last_purge = wallclock();
+	if (n > 0)
+		vg_log_info("audit: purged %lld records older than %llu days",
+		    (long long)n, (unsigned long long)
+		    srv->cfg->audit_retention_days);
+}
+
+/* Records the configuration the daemon runs with (start-up, loop). */
+static void
+audit_start(struct srv *srv)
+{
+	json_t	*d;
+
+	d = json_pack("{ss ss sI sI sI ss sI}", "version", VIGIL_VERSION,
+	    "rules", eng_ruleset_version(srv->rs), "flag_threshold",
+	    (json_int_t)srv->cfg->flag_threshold, "score_window_days",
+	    (json_int_t)srv->cfg->score_window_days, "audit_retention_days",
+	    (json_int_t)srv->cfg->audit_retention_days, "excerpt",
+	    srv->cfg->excerpt_s, "webhooks", (json_int_t)srv->cfg->webhooks.n);
+	store_lock(srv);
+	(void)review_audit(srv->rv, "vigil", "config.load", "config", NULL,
+	    d, wallclock());
+	store_unlock(srv);
+	json_decref(d);
+}
+
 static void
 on_tick(evutil_socket_t fd, short what, void *arg)
 {
@@ -891,6 +1132,8 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 	/* Rows may have come from elsewhere (a restart's recovery). */
 	srv->inbox_maybe = 1;
 	cycle_kick(srv, 1);
+	if (wallclock() - srv->last_purge >= PURGE_INTERVAL)
+		audit_purge(srv);
 }
 
 /* Events: intake and group commit ------------------------------------- */
@@ -939,6 +1182,9 @@ intake_apply(struct srv *srv, struct intake *in)
 			if ((rc = store_inbox_cancel(srv->st, e->bucket, e->key,
 			    &n)) == VIGIL_OK)
 				can += (uint64_t)n;
+			if (rc == VIGIL_OK)
+				rc = review_removed(srv->rv, e->bucket, e->key,
+				    wallclock());
 			continue;
 		}
 		if (e->kind != SOURCE_EV_CREATED) {
@@ -1002,8 +1248,9 @@ cycle_run(void *arg, void *state)
 		/* No JSON (out of memory): answered, not recorded. */
 		if (job->json == NULL)
 			continue;
-		if ((rc = save_verdict(srv, job, job->json)) == VIGIL_OK &&
-		    job->kind == JOB_OBJECT)
+		if ((rc = save_verdict(srv, job, job->json)) == VIGIL_OK)
+			rc = review_job(srv, job);
+		if (rc == VIGIL_OK && job->kind == JOB_OBJECT)
 			rc = store_inbox_finish(srv->st, job->item.id);
 		job->stored = rc == VIGIL_OK;
 	}
@@ -1012,6 +1259,7 @@ cycle_run(void *arg, void *state)
 		    &c->items, &c->nitems);
 	if (rc == VIGIL_OK)
 		rc = store_commit(srv->st);
+	c->feed_last = review_feed_last(srv->rv);
 	if (rc != VIGIL_OK) {
 		store_rollback(srv->st);
 		for (size_t i = 0; i < c->nitems; i++)
@@ -1116,6 +1364,7 @@ on_writer_done(evutil_socket_t fd, short what, void *arg)
 		if (c->in[i].accepted > 0 && (c->claim == 0 || c->suspects))
 			srv->inbox_maybe = 1;
 	submit_claimed(srv, c);
+	feed_announce(srv, c->feed_last);
 	c->nin = 0;
 	c->ndone = 0;
 	c->claim = 0;
@@ -1394,7 +1643,22 @@ reload_start(struct srv *srv, struct evhttp_request *req)
 		return;
 	}
 	srv->reload.running = 1;
+	srv->reload.actor = req != NULL ? "admin" : "SIGHUP";
 	vg_log_info("rules reload: compiling %s", srv->cfg->rules);
+}
+
+static void
+audit_reload(struct srv *srv, const char *version, const char *error)
+{
+	json_t	*d = json_pack("{ss ss ss?}", "rules", srv->cfg->rules,
+	    "version", version, "error", error);
+
+	store_lock(srv);
+	(void)review_audit(srv->rv, srv->reload.actor, error == NULL ?
+	    "rules.reload" : "rules.reload.failed", "rules", NULL, d,
+	    wallclock());
+	store_unlock(srv);
+	json_decref(d);
 }
 
 static void
@@ -1419,6 +1683,7 @@ on_reload_done(evutil_socket_t fd, short what, void *arg)
 		srv->m.reloads_ok++;
 		vg_log_info("rules reloaded: version %.16s, %zu rules",
 		    eng_ruleset_version(srv->rs), eng_ruleset_nrules(srv->rs));
+		audit_reload(srv, eng_ruleset_version(srv->rs), NULL);
 	} else {
 		if (d->line > 0)
 			snprintf(msg, sizeof(msg), "%s:%d:%d: %s", d->file,
@@ -1428,6 +1693,7 @@ on_reload_done(evutil_socket_t fd, short what, void *arg)
 			    d->file : srv->cfg->rules, d->msg[0] ? d->msg :
 			    vigil_strerror(srv->reload.err));
 		srv->m.reloads_failed++;
+		audit_reload(srv, eng_ruleset_version(srv->rs), msg);
 		vg_log_warnx("rules reload failed, keeping version %.16s: %s",
 		    eng_ruleset_version(srv->rs), msg);
 	}
@@ -1606,7 +1872,7 @@ route(struct evhttp_request *req, void *arg)
 			goto method;
 		if (authorize(srv, req, ROLE_MOD | ROLE_ADMIN))
 			handle_object(srv, req, path + 12);
-	} else
+	} else if (!api_route(srv, srv->feed, req, path))
 		reply_error(req, 404, "no such endpoint");
 	return;
 method:
@@ -1987,6 +2253,11 @@ srv_main(const struct vg_config *cfg)
 		vg_log_warnx("store: %s", err);
 		goto out;
 	}
+	if ((rc = review_open(srv->st, cfg, &srv->rv, err, sizeof(err))) !=
+	    VIGIL_OK) {
+		vg_log_warnx("review: %s", err);
+		goto out;
+	}
 	if (cfg->ntokens == 0 && admin_token(srv) == -1)
 		goto out;
 	if (cfg->account_from == VG_ACCOUNT_PREFIX) {
@@ -2016,6 +2287,7 @@ srv_main(const struct vg_config *cfg)
 	}
 	vg_log_info("rules %s: version %.16s, %zu rules", cfg->rules,
 	    eng_ruleset_version(srv->rs), eng_ruleset_nrules(srv->rs));
+	audit_start(srv);
 	if ((srv->conns = vg_calloc(cfg->max_connections,
 	    sizeof(*srv->conns))) == NULL)
 		goto out;
@@ -2093,6 +2365,11 @@ srv_main(const struct vg_config *cfg)
 	for (int i = 0; i < 3; i++)
 		event_add(srv->ev_sig[i], NULL);
 
+	if ((srv->feed = api_feed_new(srv)) == NULL)
+		goto out;
+	srv->feed_last = review_feed_last(srv->rv);
+	if (cfg->webhooks.n > 0 && (srv->hooks = hooks_new(srv)) == NULL)
+		goto out;
 	recover_inbox(srv);
 	srv->inbox_maybe = 1;
 	cycle_kick(srv, 1);
@@ -2147,6 +2424,8 @@ out:
 		event_free(srv->ev_drain);
 	if (srv->ev_tick != NULL)
 		event_free(srv->ev_tick);
+	api_feed_free(srv->feed);
+	hooks_free(srv->hooks);
 	if (srv->http != NULL)
 		evhttp_free(srv->http);
 	if (srv->base != NULL)
@@ -2164,6 +2443,7 @@ out:
 	if (srv->have_re)
 		regfree(&srv->prefix_re);
 	vg_free(srv->admin.secret);
+	review_close(srv->rv);
 	store_close(srv->st);
 	return status;
 }

@@ -42,6 +42,7 @@
 #include "vigil/core.h"
 #include "vigil/store.h"
 
+#include "sqlite_int.h"
 #include "store_int.h"
 
 enum {
@@ -122,6 +123,49 @@ static const char *const migrations[] = {
 	"  received REAL NOT NULL, scanned REAL NOT NULL);"
 	"CREATE INDEX verdicts_object ON verdicts (bucket, key, id);"
 	"CREATE INDEX verdicts_content ON verdicts (sha256, ruleset);",
+	/* 2: accounts, findings, the review queue, the feed, the audit log. */
+	"CREATE TABLE accounts ("
+	"  id TEXT PRIMARY KEY, state TEXT NOT NULL DEFAULT 'active',"
+	"  created REAL NOT NULL, updated REAL NOT NULL);"
+	"CREATE INDEX accounts_state ON accounts (state, id);"
+	"CREATE TABLE findings ("
+	"  id INTEGER PRIMARY KEY, account TEXT NOT NULL,"
+	"  bucket TEXT, key TEXT, object TEXT NOT NULL,"
+	"  sha256 TEXT NOT NULL, rule TEXT NOT NULL, clause TEXT NOT NULL,"
+	"  severity INTEGER NOT NULL, weight INTEGER NOT NULL,"
+	"  path TEXT NOT NULL, offset INTEGER NOT NULL, excerpt TEXT,"
+	"  found REAL NOT NULL, seen REAL NOT NULL,"
+	"  state INTEGER NOT NULL DEFAULT 0, review INTEGER);"
+	"CREATE INDEX findings_account ON findings (account, state, found);"
+	"CREATE INDEX findings_object ON findings (object, state);"
+	"CREATE INDEX findings_review ON findings (review);"
+	"CREATE INDEX findings_content ON findings (sha256, rule);"
+	"CREATE TABLE review ("
+	"  id INTEGER PRIMARY KEY, account TEXT NOT NULL,"
+	"  severity INTEGER NOT NULL, created REAL NOT NULL,"
+	"  updated REAL NOT NULL, claimed_by TEXT, lease_until REAL,"
+	"  escalated INTEGER NOT NULL DEFAULT 0, decision TEXT,"
+	"  decided_by TEXT, reason TEXT, decided REAL);"
+	"CREATE INDEX review_queue ON review (created, severity DESC, id);"
+	"CREATE INDEX review_account ON review (account, decided);"
+	"CREATE TABLE feed ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL,"
+	"  type TEXT NOT NULL, account TEXT, review INTEGER,"
+	"  data TEXT NOT NULL);"
+	"CREATE INDEX feed_account ON feed (account, id);"
+	"CREATE INDEX feed_review ON feed (review, id);"
+	"CREATE INDEX feed_at ON feed (at);"
+	"CREATE TABLE audit ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL,"
+	"  actor TEXT NOT NULL, action TEXT NOT NULL, subject TEXT,"
+	"  account TEXT, detail TEXT);"
+	"CREATE INDEX audit_subject ON audit (subject, id);"
+	"CREATE INDEX audit_account ON audit (account, id);"
+	"CREATE INDEX audit_at ON audit (at);"
+	"CREATE TABLE webhooks ("
+	"  url TEXT PRIMARY KEY, delivered INTEGER NOT NULL DEFAULT 0,"
+	"  failures INTEGER NOT NULL DEFAULT 0, last_error TEXT,"
+	"  updated REAL);",
 };
 
 #define NMIGRATIONS (int)(sizeof(migrations) / sizeof(migrations[0]))
@@ -142,6 +186,14 @@ struct sqlite_store {
 };
 
 static void	store_sqlite_close(struct store *);
+
+sqlite3 *
+store_sqlite_db(struct store *st)
+{
+	if (st == NULL || st->be != &store_sqlite_backend)
+		return NULL;
+	return ((struct sqlite_store *)st)->db;
+}
 static void	store_sqlite_reader_close(struct store_reader *);
 
 static void *

@@ -39,6 +39,8 @@ enum eng_severity {
 };
 
 const char	*eng_severity_name(enum eng_severity);
+/* The severity called name; low for NULL or an unknown name. */
+enum eng_severity eng_severity_parse(const char *name);
 
 /* The clauses a rule may name, in the order reports list them. */
 extern const char *const eng_clauses[];
@@ -84,6 +86,11 @@ void		eng_ruleset_pattern_stats(const struct eng_ruleset *,
  */
 enum vigil_err	eng_scanner_new(struct eng_scanner **);
 void		eng_scanner_free(struct eng_scanner *);
+/*
+ * Keep up to bytes before and after the first match of each rule as
+ * eng_match.excerpt (moderators' evidence); 0, the default, keeps none.
+ */
+void		eng_scanner_set_excerpt(struct eng_scanner *, size_t bytes);
 
 struct eng_match {
 	char		*rule;
@@ -93,6 +100,13 @@ struct eng_match {
 	size_t		 npath;
 	uint64_t	 offset;	/* start of the first string matched,
 					   inside the innermost member */
+	/*
+	 * With eng_scanner_set_excerpt(): bytes around that first match
+	 * (the match is [excerpt_mark, excerpt_mark + excerpt_marklen)),
+	 * or NULL.  Never part of the JSON result.
+	 */
+	uint8_t		*excerpt;
+	size_t		 excerpt_len, excerpt_mark, excerpt_marklen;
 };
 
 struct eng_problem {

@@ -26,6 +26,7 @@ enum vigil_err {
 	VIGIL_E_CORRUPT = 8,	/* damaged container or stream */
 	VIGIL_E_ENCRYPTED = 9,	/* content needs a key we do not have */
 	VIGIL_E_NOTFOUND = 10,	/* no such object, rule or record */
+	VIGIL_E_PERM = 11,	/* refused: credentials or permissions */
 };
 
 /* A static English message for every code. */
