@@ -4,6 +4,7 @@
  *   vigil scan [options] PATH...     scan files and directories
  *   vigil rules check PATH           compile rule packs and report
  *   vigil serve [options]            the HTTP daemon (daemon/server/)
+ *   vigil bucket-scan BUCKET         a full-bucket scan by a running daemon
  *
  * The promise of `vigil serve` started as root: it opens its listening
  * socket, its database and its rules first, then becomes the configured
@@ -33,6 +34,8 @@ usage(FILE *f)
 	    "[--state-dir DIR]\n"
 	    "                   [--buckets DIR] [--rules PATH] [--workers N] "
 	    "[--check-config]\n"
+	    "       vigil bucket-scan BUCKET [--prefix P] [--full] [--url URL] "
+	    "[--token TOKEN]\n"
 	    "       vigil --version\n");
 }
 
@@ -57,6 +60,8 @@ main(int argc, char **argv)
 		return cli_rules(argc - 1, argv + 1);
 	if (strcmp(argv[1], "serve") == 0)
 		return cli_serve(argc - 1, argv + 1);
+	if (strcmp(argv[1], "bucket-scan") == 0)
+		return cli_bucket_scan(argc - 1, argv + 1);
 	if (strcmp(argv[1], "--version") == 0 ||
 	    strcmp(argv[1], "version") == 0) {
 		printf("vigil %s\n", VIGIL_VERSION);

@@ -22,6 +22,7 @@
 
 #include "vigil/config.h"
 #include "vigil/core.h"
+#include "vigil/cron.h"
 
 enum cfg_type {
 	CFG_STR, CFG_UINT, CFG_SIZE, CFG_SECONDS, CFG_TOKEN,
@@ -163,6 +164,9 @@ static const struct setting bucket_settings[] = {
 	{ "mode", CFG_STR, "incremental", B(mode), 0, 0,
 	  "Scheduled scans: incremental (skip objects unchanged since their\n"
 	  "last verdict under the same rules) or full." },
+	{ "account", CFG_STR, "", B(account), 0, 0,
+	  "The account of this bucket's objects when a bucket scan meets one\n"
+	  "no event has named (account_from = owner or uploader)." },
 	{ "max_objects_per_s", CFG_UINT, "0", B(max_objects_per_s), 0,
 	  UINT32_MAX, "Bucket scans read at most this many objects a second;\n"
 	  "0: no limit." },
@@ -599,8 +603,8 @@ ini_cb(void *arg, const char *section, const char *key, const char *value)
 
 	if (l->rc != VIGIL_OK)
 		return 0;
-	if (strncmp(section, "bucket", 6) == 0 && (section[6] == ' ' ||
-	    section[6] == '\t' || section[6] == '"')) {
+	if (strncmp(section, "bucket", 6) == 0 && (section[6] == '\0' ||
+	    section[6] == ' ' || section[6] == '\t' || section[6] == '"')) {
 		if ((b = section_bucket(l->cfg, section, why, sizeof(why),
 		    &rc)) == NULL)
 			goto fail;
@@ -774,6 +778,17 @@ finish_buckets(struct vg_config *cfg, char *err, size_t errlen)
 			snprintf(err, errlen, "bucket \"%s\": mode '%s' is not "
 			    "incremental or full", b->name, b->mode);
 			return VIGIL_E_INVAL;
+		}
+		if (*b->schedule != '\0') {
+			struct vg_cron	c;
+			char		why[200];
+
+			if (vg_cron_parse(b->schedule, &c, why, sizeof(why)) !=
+			    VIGIL_OK) {
+				snprintf(err, errlen, "bucket \"%s\": schedule: "
+				    "%s", b->name, why);
+				return VIGIL_E_INVAL;
+			}
 		}
 		if (*b->access_key != '\0' && *b->secret_key == '\0') {
 			snprintf(err, errlen, "bucket \"%s\": access_key "

@@ -25,6 +25,7 @@
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 
+#include "vigil/bscan.h"
 #include "vigil/core.h"
 #include "vigil/review.h"
 
@@ -631,6 +632,141 @@ ui_get(struct evhttp_request *req, const char *rest)
 	reply_error(req, 404, "no such page");
 }
 
+/* Bucket scans ------------------------------------------------------------ */
+
+/* An optional non-negative integer member; -1 with req answered. */
+static int
+body_uint(struct evhttp_request *req, json_t *body, const char *name,
+    uint64_t *out)
+{
+	json_t	*v = json_object_get(body, name);
+	char	 msg[128];
+
+	*out = 0;
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < 0) {
+		snprintf(msg, sizeof(msg), "%s: want a number of 0 or more",
+		    name);
+		reply_error(req, 400, msg);
+		return -1;
+	}
+	*out = (uint64_t)json_integer_value(v);
+	return 0;
+}
+
+static void
+bscan_post(struct srv *srv, struct evhttp_request *req)
+{
+	json_t		*body, *out = NULL, *bj, *pj, *mj;
+	const char	*bucket, *prefix = "", *mode = "incremental";
+	uint64_t	 mops, mbps;
+	int64_t		 id = 0;
+	char		 why[512] = "";
+	enum vigil_err	 rc;
+
+	if ((body = body_json(req)) == NULL)
+		return;
+	bj = json_object_get(body, "bucket");
+	pj = json_object_get(body, "prefix");
+	mj = json_object_get(body, "mode");
+	if ((bucket = json_string_value(bj)) == NULL || *bucket == '\0') {
+		reply_error(req, 400, "bucket: name the bucket to scan");
+		goto out;
+	}
+	if (pj != NULL && !json_is_null(pj) && (prefix =
+	    json_string_value(pj)) == NULL) {
+		reply_error(req, 400, "prefix: want a string");
+		goto out;
+	}
+	if (mj != NULL && !json_is_null(mj) && (mode =
+	    json_string_value(mj)) == NULL) {
+		reply_error(req, 400, "mode: want \"incremental\" or "
+		    "\"full\"");
+		goto out;
+	}
+	if (body_uint(req, body, "max_objects_per_s", &mops) == -1 ||
+	    body_uint(req, body, "max_bytes_per_s", &mbps) == -1)
+		goto out;
+	rc = srv_bscan_start(srv, bucket, prefix, mode, mops, mbps, "admin",
+	    &id, why, sizeof(why));
+	if (rc == VIGIL_E_INVAL) {
+		reply_error(req, 400, why);
+		goto out;
+	}
+	if (rc == VIGIL_E_LIMIT && id == 0) {
+		reply_error(req, 503, why);
+		goto out;
+	}
+	if (rc != VIGIL_OK && rc != VIGIL_E_LIMIT) {
+		reply_error(req, 500, why);
+		goto out;
+	}
+	(void)bscan_get(srv_bscan(srv), id, srv_now(), &out);
+	srv_review_drop(srv);
+	if (rc == VIGIL_E_LIMIT && out != NULL)
+		json_object_set_new(out, "error", json_string(why));
+	reply_json(req, rc == VIGIL_OK ? 201 : 409, out);
+out:
+	json_decref(body);
+}
+
+static void
+route_bscans(struct srv *srv, struct evhttp_request *req, const char *rest)
+{
+	enum evhttp_cmd_type	 m = evhttp_request_get_command(req);
+	enum vg_role		 role;
+	const char		*tokname, *tail;
+	struct evkeyvalq	 q;
+	long long		 id, limit;
+	json_t			*out = NULL;
+	enum vigil_err		 rc;
+
+	if (*rest == '\0') {
+		if (m == EVHTTP_REQ_POST) {
+			if (srv_who(srv, req, ROLE_ADMIN, &role, &tokname))
+				bscan_post(srv, req);
+		} else if (m == EVHTTP_REQ_GET) {
+			if (!srv_who(srv, req, ROLE_MOD | ROLE_ADMIN, &role,
+			    &tokname) || query_parse(req, &q) == -1)
+				return;
+			if (query_int(req, &q, "limit", 100, MAX_LIMIT,
+			    &limit) == 0) {
+				rc = bscan_list(srv_bscan(srv), (size_t)limit,
+				    srv_now(), &out);
+				srv_review_drop(srv);
+				reply_result(req, rc, out, "", "");
+			}
+			evhttp_clear_headers(&q);
+		} else
+			reply_error(req, 405, "method not allowed");
+		return;
+	}
+	if (*rest != '/' || (id = path_id(rest + 1, &tail)) == -1 ||
+	    *tail != '\0') {
+		reply_error(req, 404, "no such endpoint");
+		return;
+	}
+	if (m == EVHTTP_REQ_GET) {
+		if (!srv_who(srv, req, ROLE_MOD | ROLE_ADMIN, &role, &tokname))
+			return;
+		rc = bscan_get(srv_bscan(srv), id, srv_now(), &out);
+		srv_review_drop(srv);
+		reply_result(req, rc, out, "", "no such bucket scan");
+	} else if (m == EVHTTP_REQ_DELETE) {
+		if (!srv_who(srv, req, ROLE_ADMIN, &role, &tokname))
+			return;
+		rc = srv_bscan_cancel(srv, id, "admin");
+		if (rc == VIGIL_OK || rc == VIGIL_E_LIMIT) {
+			(void)bscan_get(srv_bscan(srv), id, srv_now(), &out);
+			srv_review_drop(srv);
+		}
+		reply_result(req, rc, out, "the bucket scan is not running",
+		    "no such bucket scan");
+	} else
+		reply_error(req, 405, "method not allowed");
+}
+
 /* Routing ---------------------------------------------------------------- */
 
 int
@@ -643,6 +779,9 @@ api_route(struct srv *srv, struct api_feed *feed, struct evhttp_request *req,
 	if (strncmp(path, "/v1/review", 10) == 0 && (path[10] == '\0' ||
 	    path[10] == '/'))
 		route_review(srv, req, path + 10);
+	else if (strncmp(path, "/v1/bucket-scans", 16) == 0 &&
+	    (path[16] == '\0' || path[16] == '/'))
+		route_bscans(srv, req, path + 16);
 	else if (strncmp(path, "/v1/accounts", 12) == 0 &&
 	    (path[12] == '\0' || path[12] == '/'))
 		route_accounts(srv, req, path + 12);

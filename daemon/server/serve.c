@@ -69,9 +69,11 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "vigil/bscan.h"
 #include "vigil/cli.h"
 #include "vigil/config.h"
 #include "vigil/core.h"
+#include "vigil/cron.h"
 #include "vigil/engine.h"
 #include "vigil/review.h"
 #include "vigil/server.h"
@@ -85,6 +87,9 @@
 #define RELOAD_WAITERS	32
 #define DONE_BATCH	64
 #define PURGE_INTERVAL	86400.0	/* seconds between audit purges */
+#define LIST_PAGE	1000	/* keys per bucket listing page */
+#define LIST_AHEAD	2000	/* list more when fewer items wait */
+#define MAX_BJOBS	64	/* bucket scan jobs running at once */
 
 enum { ROLE_HOOK = 1 << VG_ROLE_HOOK, ROLE_MOD = 1 << VG_ROLE_MODERATOR,
     ROLE_ADMIN = 1 << VG_ROLE_ADMIN, ROLE_ANY = 7 };
@@ -112,6 +117,34 @@ struct job {
 	char			 sha256[65];
 	double			 seconds;
 	int			 stored;	/* written by the writer */
+	/* Bucket objects: what the source said when opening it. */
+	struct source_stat	 sst;
+	int64_t			 bjob;		/* bucket scan job, or 0 */
+	int			 bcached;	/* verdict reused by sha256 */
+};
+
+/*
+ * A running bucket scan job, as the loop drives it: listing pages come
+ * from the lister thread, items are claimed through store cycles, and a
+ * token bucket per job enforces its rate limits.
+ */
+struct brun {
+	struct bscan_job	 j;
+	int			 listing;	/* a page is being listed */
+	int			 stalled;	/* listing failed: retry later */
+	int64_t			 outstanding;	/* items listed, not done */
+	int			 maybe;		/* pending items may exist */
+	int			 cancelled;
+	double			 tok_obj, tok_bytes, refilled;
+};
+
+/* A listing page on its way from the lister thread to the store. */
+struct bpage {
+	struct srv		*srv;
+	int64_t			 job;
+	char			*bucket, *prefix, *after;
+	struct source_listing	 l;
+	enum vigil_err		 err;
 };
 
 /* What each worker thread keeps: a scanner and a cache reader. */
@@ -140,11 +173,22 @@ struct cycle {
 	size_t			 ndone;
 	size_t			 claim;		/* rows wanted, 0 for none */
 	int			 suspects;	/* claim crash suspects */
+	/* Bucket scans: pages to record, a claim, jobs to check. */
+	struct bpage		*pages[MAX_BJOBS];
+	size_t			 npages;
+	int64_t			 bclaim_job;
+	size_t			 bclaim;
+	int64_t			 bids[MAX_BJOBS];
+	size_t			 nbids;
 	/* Filled by the writer. */
 	enum vigil_err		 rc;
 	struct store_item	*items;
 	size_t			 nitems;
 	int64_t			 feed_last;	/* after the commit */
+	struct bscan_item	*bitems;
+	size_t			 nbitems, bskipped;
+	int64_t			 bout[MAX_BJOBS];	/* outstanding */
+	int			 bdone[MAX_BJOBS];
 };
 
 static const double latency_bounds[] = { 0.005, 0.01, 0.05, 0.1, 0.25, 0.5,
@@ -220,6 +264,19 @@ struct srv {
 	struct hooks		*hooks;
 	int64_t			 feed_last;	/* newest event announced */
 	double			 last_purge;
+	/* Bucket scans. */
+	struct bscan		*bs;
+	struct brun		 bj[MAX_BJOBS];
+	size_t			 nbj;
+	size_t			 bj_next;	/* round robin */
+	struct srv_workq	*lister;
+	struct event		*ev_lister, *ev_throttle;
+	struct bpage		*pages[MAX_BJOBS];	/* listed, to store */
+	size_t			 npages;
+	int			 bcheck;	/* jobs may have finished */
+	time_t			*sched_next;	/* per [bucket] section */
+	struct vg_cron		*crons;
+	uint64_t		 bucket_reads;	/* objects opened by jobs */
 };
 
 static double
@@ -590,10 +647,11 @@ worker_run(void *arg, void *state)
 	struct wstate		*ws = state;
 	enum vigil_err		 err = VIGIL_OK;
 	enum vigil_reason	 why = VIGIL_R_IO;
-	uint64_t		 size;
 	double			 t0 = vg_now();
 	int			 fd = -1;
 
+	if (job->json != NULL)		/* a bucket item's reused verdict */
+		goto out;
 	if (ws == NULL || ws->sc == NULL) {
 		err = VIGIL_E_ENGINE;
 		goto out;
@@ -626,7 +684,7 @@ worker_run(void *arg, void *state)
 	}
 #endif
 	err = srv->src->object(srv->src_state, job->item.bucket,
-	    job->item.key, &fd, &size);
+	    job->item.key, &fd, &job->sst);
 	if (err == VIGIL_E_UNSUPPORTED)
 		why = VIGIL_R_UNSUPPORTED;
 	if (err == VIGIL_OK) {
@@ -750,6 +808,15 @@ save_verdict(struct srv *srv, struct job *job, const char *json)
 
 static void	cycle_kick(struct srv *, int now);
 static void	drain_check(struct srv *);
+static void	bucket_job_answered(struct srv *, struct job *);
+static void	bucket_tick(struct srv *);
+static void	bucket_cycle_done(struct srv *, struct cycle *, int);
+static void	audit_bscan(struct srv *, int64_t, const char *,
+		    const char *);
+static void	schedule_run(struct srv *, const struct vg_bucket *, time_t,
+		    const char *);
+static char	*bucket_account(struct srv *, const char *, const char *,
+		    const char *);
 
 static void
 store_lock(struct srv *srv)
@@ -927,6 +994,19 @@ release_row(struct srv *srv, int64_t id)
 	srv->inbox_maybe = 1;
 }
 
+/* Gives a bucket object's inbox row or job item back (loop). */
+static void
+release_job(struct srv *srv, struct job *job)
+{
+	if (job->bjob == 0) {
+		release_row(srv, job->item.id);
+		return;
+	}
+	store_lock(srv);
+	(void)bscan_release(srv->bs, job->item.id);
+	store_unlock(srv);
+}
+
 /*
  * A job whose verdict the writer has committed, or failed to (loop
  * thread): answers the waiting request or, for an inbox row whose verdict
@@ -944,8 +1024,15 @@ job_answer(struct srv *srv, struct job *job, int stored)
 	if (json != NULL)
 		metrics_scan(srv, job);
 	verdict = job->res != NULL ? job->res->verdict : job->verdict;
+	if (job->bjob != 0)
+		bucket_job_answered(srv, job);
 	if (job->kind == JOB_OBJECT) {
-		if (stored)
+		if (stored && job->bjob != 0)
+			vg_log_debug("bucket scan %lld: %s/%s: %s%s",
+			    (long long)job->bjob, job->item.bucket,
+			    job->item.key, vigil_verdict_name(verdict),
+			    job->res == NULL ? " (cached)" : "");
+		else if (stored)
 			vg_log_info("scanned %s/%s: %s%s", job->item.bucket,
 			    job->item.key, vigil_verdict_name(verdict),
 			    job->res == NULL ? " (cached)" : "");
@@ -953,7 +1040,7 @@ job_answer(struct srv *srv, struct job *job, int stored)
 			/* Not recorded: let it run again later. */
 			vg_log_warnx("%s/%s: verdict not stored; will retry",
 			    job->item.bucket, job->item.key);
-			release_row(srv, job->item.id);
+			release_job(srv, job);
 		}
 	} else if (job->req != NULL) {
 		if (json == NULL)
@@ -1039,6 +1126,95 @@ plan_claim(struct srv *srv, struct cycle *c)
 	if (waiting > want / 2)
 		return;
 	c->claim = want - waiting;
+}
+
+/*
+ * Refills b's token buckets for the time since the last refill.  A
+ * bucket holds at most a fifth of a second's worth, so bursts stay short
+ * and the rate holds over any second.
+ */
+static void
+brun_refill(struct brun *b)
+{
+	double	t = vg_now(), dt = t - b->refilled, cap;
+
+	b->refilled = t;
+	if (b->j.max_objects_per_s > 0) {
+		cap = (double)b->j.max_objects_per_s / 5;
+		b->tok_obj += dt * (double)b->j.max_objects_per_s;
+		if (b->tok_obj > (cap < 1 ? 1 : cap))
+			b->tok_obj = cap < 1 ? 1 : cap;
+	}
+	if (b->j.max_bytes_per_s > 0) {
+		cap = (double)b->j.max_bytes_per_s / 5;
+		b->tok_bytes += dt * (double)b->j.max_bytes_per_s;
+		if (b->tok_bytes > cap)
+			b->tok_bytes = cap;
+	}
+}
+
+static void
+on_throttle(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	cycle_kick(arg, 1);
+}
+
+/*
+ * Bucket scan work for the next cycle: listed pages to record, the jobs
+ * to check for completion, and a claim of items for one job (round
+ * robin) within its rate limits.  Upload-hook work goes first: items are
+ * claimed only while no inbox row waits, and fill at most half the queue.
+ */
+static void
+plan_bucket(struct srv *srv, struct cycle *c)
+{
+	size_t	want, waiting, n;
+	struct brun *b;
+
+	c->npages = srv->npages;
+	memcpy(c->pages, srv->pages, sizeof(*c->pages) * srv->npages);
+	srv->npages = 0;
+	c->nbids = 0;
+	if (srv->bcheck)
+		for (size_t i = 0; i < srv->nbj; i++)
+			c->bids[c->nbids++] = srv->bj[i].j.id;
+	srv->bcheck = 0;
+	c->bclaim = 0;
+	if (srv->draining || srv->solo != NULL || srv->suspects > 0 ||
+	    srv->inbox_maybe || c->claim > 0 || srv->nbj == 0)
+		return;
+	want = srv_workq_capacity(srv->wq) / 2;
+	waiting = srv_workq_waiting(srv->wq);
+	if (want == 0)
+		want = 1;
+	if (waiting > want / 2)
+		return;
+	for (n = 0; n < srv->nbj; n++) {
+		b = &srv->bj[(srv->bj_next + n) % srv->nbj];
+		if (b->cancelled || !b->maybe)
+			continue;
+		brun_refill(b);
+		if ((b->j.max_bytes_per_s > 0 && b->tok_bytes <= 0) ||
+		    (b->j.max_objects_per_s > 0 && b->tok_obj < 1)) {
+			/* Throttled: look again in 20 ms. */
+			struct timeval tv = { 0, 20000 };
+
+			if (!evtimer_pending(srv->ev_throttle, NULL))
+				evtimer_add(srv->ev_throttle, &tv);
+			continue;
+		}
+		c->bclaim = want - waiting;
+		if (b->j.max_objects_per_s > 0) {
+			if ((double)c->bclaim > b->tok_obj)
+				c->bclaim = (size_t)b->tok_obj;
+			b->tok_obj -= (double)c->bclaim;
+		}
+		c->bclaim_job = b->j.id;
+		srv->bj_next = (srv->bj_next + n + 1) % srv->nbj;
+		return;
+	}
 }
 
 /* Turns claimed rows into jobs (loop thread, writer idle). */
@@ -1134,6 +1310,484 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 	cycle_kick(srv, 1);
 	if (wallclock() - srv->last_purge >= PURGE_INTERVAL)
 		audit_purge(srv);
+	bucket_tick(srv);
+	cycle_kick(srv, 1);
+}
+
+/* Bucket scans ---------------------------------------------------------- */
+
+static struct brun *
+brun_find(struct srv *srv, int64_t id)
+{
+	for (size_t i = 0; i < srv->nbj; i++)
+		if (srv->bj[i].j.id == id)
+			return &srv->bj[i];
+	return NULL;
+}
+
+static void
+brun_remove(struct srv *srv, struct brun *b)
+{
+	size_t	i = (size_t)(b - srv->bj);
+
+	vg_free(b->j.bucket);
+	vg_free(b->j.prefix);
+	vg_free(b->j.mode);
+	vg_free(b->j.cursor);
+	vg_free(b->j.token);
+	memmove(&srv->bj[i], &srv->bj[i + 1], (srv->nbj - i - 1) *
+	    sizeof(*b));
+	srv->nbj--;
+	if (srv->bj_next >= srv->nbj)
+		srv->bj_next = 0;
+}
+
+/* A bucket job's scan came back (loop): rate and progress bookkeeping. */
+static void
+bucket_job_answered(struct srv *srv, struct job *job)
+{
+	struct brun	*b = brun_find(srv, job->bjob);
+
+	if (job->res != NULL && !job->bcached)
+		srv->bucket_reads++;
+	srv->bcheck = 1;
+	if (b != NULL && b->j.max_bytes_per_s > 0)
+		b->tok_bytes -= (double)(job->res != NULL ? job->res->size :
+		    job->size);
+}
+
+static void
+page_free(struct bpage *p)
+{
+	if (p == NULL)
+		return;
+	source_listing_free(&p->l);
+	vg_free(p->bucket);
+	vg_free(p->prefix);
+	vg_free(p->after);
+	vg_free(p);
+}
+
+/* The lister thread: one page of one bucket. */
+static void
+lister_run(void *arg, void *state)
+{
+	struct bpage	*p = arg;
+	struct srv	*srv = p->srv;
+
+	(void)state;
+	p->err = srv->src->list(srv->src_state, p->bucket, p->prefix,
+	    p->after, LIST_PAGE, &p->l);
+}
+
+static const struct srv_workq_ops lister_ops = {
+	.run = lister_run,
+};
+
+/* Starts listing the next page of b if it needs one (loop). */
+static void
+brun_list(struct srv *srv, struct brun *b)
+{
+	struct bpage	*p;
+
+	if (b->listing || b->stalled || b->cancelled || b->j.listed_all ||
+	    b->outstanding >= LIST_AHEAD || srv->draining)
+		return;
+	if ((p = vg_calloc(1, sizeof(*p))) == NULL)
+		return;
+	p->srv = srv;
+	p->job = b->j.id;
+	if ((p->bucket = vg_strdup(b->j.bucket)) == NULL ||
+	    (p->prefix = vg_strdup(b->j.prefix)) == NULL ||
+	    (b->j.cursor != NULL && (p->after = vg_strdup(b->j.cursor)) ==
+	    NULL) || srv_workq_push(srv->lister, p) != VIGIL_OK) {
+		page_free(p);
+		return;
+	}
+	b->listing = 1;
+}
+
+static void
+on_lister_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct srv	*srv = arg;
+	struct bpage	*p;
+	struct brun	*b;
+
+	(void)fd;
+	(void)what;
+	while (srv_workq_done(srv->lister, (void **)&p, 1) == 1) {
+		b = brun_find(srv, p->job);
+		if (b == NULL || b->cancelled) {
+			page_free(p);
+			continue;
+		}
+		if (p->err != VIGIL_OK) {
+			b->listing = 0;
+			if (p->err == VIGIL_E_NOTFOUND ||
+			    p->err == VIGIL_E_INVAL) {
+				vg_log_warnx("bucket scan %lld: no bucket %s",
+				    (long long)b->j.id, b->j.bucket);
+				store_lock(srv);
+				(void)bscan_fail(srv->bs, b->j.id, "no such "
+				    "bucket", wallclock());
+				store_unlock(srv);
+				brun_remove(srv, b);
+			} else {
+				vg_log_warnx("bucket scan %lld: listing %s: %s; "
+				    "retrying", (long long)b->j.id,
+				    b->j.bucket, vigil_strerror(p->err));
+				b->stalled = 1;
+			}
+			page_free(p);
+			continue;
+		}
+		srv->pages[srv->npages++] = p;
+	}
+	cycle_kick(srv, 1);
+}
+
+/* The loop's side of a committed (or failed) cycle's bucket work. */
+static void
+bucket_cycle_done(struct srv *srv, struct cycle *c, int ok)
+{
+	struct bpage		*p;
+	struct brun		*b;
+	struct job		*job;
+	struct bscan_item	*x;
+	size_t			 i;
+
+	for (i = 0; i < c->npages; i++) {
+		p = c->pages[i];
+		if ((b = brun_find(srv, p->job)) != NULL) {
+			b->listing = 0;
+			if (ok) {
+				if (p->l.nkeys > 0) {
+					vg_free(b->j.cursor);
+					b->j.cursor = vg_strdup(
+					    p->l.keys[p->l.nkeys - 1]);
+				}
+				b->j.listed_all = !p->l.more;
+				b->outstanding += (int64_t)p->l.nkeys;
+				b->maybe = 1;
+			}
+		}
+		page_free(p);
+		srv->bcheck = 1;
+	}
+	c->npages = 0;
+	b = c->bclaim > 0 ? brun_find(srv, c->bclaim_job) : NULL;
+	if (b != NULL && ok && c->nbitems + c->bskipped < c->bclaim)
+		b->maybe = 0;
+	if (c->bskipped > 0)
+		srv->bcheck = 1;
+	for (i = 0; i < c->nbitems; i++) {
+		x = &c->bitems[i];
+		if ((job = job_new(srv, JOB_OBJECT)) == NULL)
+			goto release;
+		job->bjob = x->job;
+		job->item.id = x->id;
+		job->item.bucket = x->bucket;
+		job->item.key = x->key;
+		job->item.etag = x->etag;
+		job->item.size = x->size;
+		job->item.mtime = x->mtime;
+		job->item.account = bucket_account(srv, x->bucket, x->key,
+		    x->account);
+		job->item.source = vg_strdup("bucket-scan");
+		x->bucket = x->key = x->etag = NULL;
+		job->name = vg_malloc(strlen(job->item.bucket) +
+		    strlen(job->item.key) + 2);
+		if (job->name == NULL)
+			goto release;
+		sprintf(job->name, "%s/%s", job->item.bucket, job->item.key);
+		if (x->cached != NULL) {
+			memcpy(job->sha256, x->sha256, sizeof(job->sha256));
+			if (cached_result(job, x->cached) == 0)
+				job->bcached = 1;
+		}
+		if (job_submit(srv, job) == VIGIL_OK)
+			continue;
+release:
+		store_lock(srv);
+		(void)bscan_release(srv->bs, x->id);
+		store_unlock(srv);
+		if (b != NULL)
+			b->maybe = 1;
+		job_free(job);
+	}
+	bscan_items_free(c->bitems, c->nbitems);
+	c->bitems = NULL;
+	c->nbitems = 0;
+	c->bskipped = 0;
+	c->bclaim = 0;
+	for (i = 0; ok && i < c->nbids; i++) {
+		if ((b = brun_find(srv, c->bids[i])) == NULL)
+			continue;
+		b->outstanding = c->bout[i];
+		if (c->bdone[i]) {
+			vg_log_info("bucket scan %lld of %s done",
+			    (long long)b->j.id, b->j.bucket);
+			audit_bscan(srv, b->j.id, "bucket-scan.done", "vigil");
+			brun_remove(srv, b);
+		}
+	}
+	memset(c->bdone, 0, sizeof(c->bdone));
+	c->nbids = 0;
+	for (i = 0; i < srv->nbj; i++)
+		brun_list(srv, &srv->bj[i]);
+}
+
+/* Adds a running job to the loop's list (a copy of j's strings). */
+static struct brun *
+brun_add(struct srv *srv, const struct bscan_job *j)
+{
+	struct brun	*b;
+
+	if (srv->nbj == MAX_BJOBS)
+		return NULL;
+	b = &srv->bj[srv->nbj];
+	memset(b, 0, sizeof(*b));
+	b->j = *j;
+	b->j.bucket = vg_strdup(j->bucket);
+	b->j.prefix = vg_strdup(j->prefix != NULL ? j->prefix : "");
+	b->j.mode = vg_strdup(j->mode);
+	b->j.cursor = j->cursor != NULL ? vg_strdup(j->cursor) : NULL;
+	b->j.token = j->token != NULL ? vg_strdup(j->token) : NULL;
+	if (b->j.bucket == NULL || b->j.prefix == NULL || b->j.mode == NULL) {
+		vg_free(b->j.bucket);
+		vg_free(b->j.prefix);
+		vg_free(b->j.mode);
+		vg_free(b->j.cursor);
+		vg_free(b->j.token);
+		return NULL;
+	}
+	b->maybe = 1;
+	b->refilled = vg_now();		/* buckets start empty */
+	srv->nbj++;
+	srv->bcheck = 1;
+	return b;
+}
+
+static void
+audit_bscan(struct srv *srv, int64_t id, const char *action,
+    const char *actor)
+{
+	char	subj[48];
+	json_t	*d = NULL;
+
+	snprintf(subj, sizeof(subj), "bucket-scan/%lld", (long long)id);
+	store_lock(srv);
+	(void)bscan_get(srv->bs, id, wallclock(), &d);
+	(void)review_audit(srv->rv, actor, action, subj, NULL, d,
+	    wallclock());
+	store_unlock(srv);
+	json_decref(d);
+}
+
+enum vigil_err
+srv_bscan_start(struct srv *srv, const char *bucket, const char *prefix,
+    const char *mode, uint64_t mops, uint64_t mbps, const char *actor,
+    int64_t *id, char *why, size_t whylen)
+{
+	struct bscan_job	 j;
+	const struct vg_bucket	*bc = vg_config_bucket(srv->cfg, bucket);
+	enum vigil_err		 rc;
+
+	if (!source_bucket_valid(bucket)) {
+		snprintf(why, whylen, "bucket: '%s' is not a bucket name",
+		    bucket);
+		return VIGIL_E_INVAL;
+	}
+	if (strcmp(mode, "incremental") != 0 && strcmp(mode, "full") != 0) {
+		snprintf(why, whylen, "mode: '%s' is not incremental or full",
+		    mode);
+		return VIGIL_E_INVAL;
+	}
+	for (size_t i = 0; i < srv->nbj; i++)
+		if (strcmp(srv->bj[i].j.bucket, bucket) == 0 &&
+		    strcmp(srv->bj[i].j.prefix, prefix) == 0) {
+			snprintf(why, whylen, "a scan of %s is already running "
+			    "(job %lld)", bucket, (long long)srv->bj[i].j.id);
+			*id = srv->bj[i].j.id;
+			return VIGIL_E_LIMIT;
+		}
+	if (srv->nbj == MAX_BJOBS) {
+		snprintf(why, whylen, "%d bucket scans are running already",
+		    MAX_BJOBS);
+		return VIGIL_E_LIMIT;
+	}
+	if (bc != NULL) {
+		if (mops == 0)
+			mops = bc->max_objects_per_s;
+		if (mbps == 0)
+			mbps = bc->max_bytes_per_s;
+	}
+	store_lock(srv);
+	rc = bscan_create(srv->bs, bucket, prefix, mode, actor, mops, mbps,
+	    wallclock(), id);
+	store_unlock(srv);
+	if (rc != VIGIL_OK) {
+		snprintf(why, whylen, "%s", vigil_strerror(rc));
+		return rc;
+	}
+	memset(&j, 0, sizeof(j));
+	j.id = *id;
+	j.bucket = (char *)bucket;
+	j.prefix = (char *)prefix;
+	j.mode = (char *)mode;
+	j.max_objects_per_s = mops;
+	j.max_bytes_per_s = mbps;
+	if (brun_add(srv, &j) == NULL) {
+		snprintf(why, whylen, "out of memory");
+		return VIGIL_E_NOMEM;
+	}
+	vg_log_info("bucket scan %lld of %s%s%s (%s) started by %s",
+	    (long long)*id, bucket, *prefix ? " prefix " : "", prefix, mode,
+	    actor);
+	audit_bscan(srv, *id, "bucket-scan.start", actor);
+	brun_list(srv, &srv->bj[srv->nbj - 1]);
+	return VIGIL_OK;
+}
+
+enum vigil_err
+srv_bscan_cancel(struct srv *srv, int64_t id, const char *actor)
+{
+	struct brun	*b;
+	enum vigil_err	 rc;
+
+	store_lock(srv);
+	rc = bscan_cancel(srv->bs, id, wallclock());
+	store_unlock(srv);
+	if (rc != VIGIL_OK)
+		return rc;
+	if ((b = brun_find(srv, id)) != NULL)
+		brun_remove(srv, b);
+	vg_log_info("bucket scan %lld cancelled by %s", (long long)id, actor);
+	audit_bscan(srv, id, "bucket-scan.cancel", actor);
+	return VIGIL_OK;
+}
+
+struct bscan *
+srv_bscan(struct srv *srv)
+{
+	store_lock(srv);
+	return srv->bs;
+}
+
+/* Token buckets, stalled listings and schedules (each tick). */
+static void
+bucket_tick(struct srv *srv)
+{
+	time_t		 now = time(NULL);
+	struct brun	*b;
+
+	for (size_t i = 0; i < srv->nbj; i++) {
+		b = &srv->bj[i];
+		b->stalled = 0;
+		brun_list(srv, b);
+	}
+	for (size_t i = 0; i < srv->cfg->nbuckets; i++) {
+		const struct vg_bucket *bc = &srv->cfg->buckets_cfg[i];
+
+		if (srv->sched_next == NULL || srv->sched_next[i] <= 0 ||
+		    now < srv->sched_next[i])
+			continue;
+		srv->sched_next[i] = vg_cron_next(&srv->crons[i], now);
+		schedule_run(srv, bc, now, "schedule");
+	}
+}
+
+/* Starts bc's scheduled scan and remembers when (loop). */
+static void
+schedule_run(struct srv *srv, const struct vg_bucket *bc, time_t now,
+    const char *actor)
+{
+	int64_t	id;
+	char	why[256];
+
+	store_lock(srv);
+	(void)bscan_schedule_set(srv->bs, bc->name, (double)now);
+	store_unlock(srv);
+	if (srv_bscan_start(srv, bc->name, bc->prefix, bc->mode, 0, 0, actor,
+	    &id, why, sizeof(why)) != VIGIL_OK)
+		vg_log_warnx("scheduled scan of %s: %s", bc->name, why);
+}
+
+/*
+ * Schedules at start: a bucket never scheduled before starts counting
+ * now; one whose run fell while the daemon was down runs once at once.
+ */
+static int
+schedules_start(struct srv *srv)
+{
+	const struct vg_config	*cfg = srv->cfg;
+	time_t			 now = time(NULL), prev;
+	double			 last;
+	char			 err[256];
+
+	if (cfg->nbuckets == 0)
+		return 0;
+	if ((srv->sched_next = vg_calloc(cfg->nbuckets,
+	    sizeof(*srv->sched_next))) == NULL ||
+	    (srv->crons = vg_calloc(cfg->nbuckets, sizeof(*srv->crons))) ==
+	    NULL)
+		return -1;
+	for (size_t i = 0; i < cfg->nbuckets; i++) {
+		const struct vg_bucket *bc = &cfg->buckets_cfg[i];
+
+		if (*bc->schedule == '\0')
+			continue;
+		if (vg_cron_parse(bc->schedule, &srv->crons[i], err,
+		    sizeof(err)) != VIGIL_OK) {
+			vg_log_warnx("bucket \"%s\": schedule: %s", bc->name,
+			    err);
+			return -1;
+		}
+		store_lock(srv);
+		if (bscan_schedule_get(srv->bs, bc->name, &last) ==
+		    VIGIL_E_NOTFOUND) {
+			(void)bscan_schedule_set(srv->bs, bc->name,
+			    (double)now);
+			last = (double)now;
+		}
+		store_unlock(srv);
+		prev = vg_cron_prev(&srv->crons[i], (time_t)last, now);
+		srv->sched_next[i] = vg_cron_next(&srv->crons[i], now);
+		if (prev != -1) {
+			vg_log_info("bucket \"%s\": the scheduled scan missed "
+			    "while down runs now", bc->name);
+			schedule_run(srv, bc, now, "schedule (missed)");
+		}
+	}
+	return 0;
+}
+
+/* Running jobs at start: they continue where their last commit left. */
+static int
+bucket_start(struct srv *srv)
+{
+	struct bscan_job	*j;
+	size_t			 n;
+
+	store_lock(srv);
+	if (bscan_recover(srv->bs) != VIGIL_OK ||
+	    bscan_running(srv->bs, &j, &n) != VIGIL_OK) {
+		store_unlock(srv);
+		return -1;
+	}
+	store_unlock(srv);
+	for (size_t i = 0; i < n; i++) {
+		if (brun_add(srv, &j[i]) == NULL)
+			break;
+		vg_log_info("bucket scan %lld of %s resumes after %s",
+		    (long long)j[i].id, j[i].bucket, j[i].cursor ?
+		    j[i].cursor : "the start");
+	}
+	bscan_jobs_free(j, n);
+	for (size_t i = 0; i < srv->nbj; i++)
+		brun_list(srv, &srv->bj[i]);
+	return schedules_start(srv);
 }
 
 /* Events: intake and group commit ------------------------------------- */
@@ -1162,6 +1816,33 @@ srv_event_account(const struct vg_config *cfg, const struct source_event *ev,
 		return NULL;
 	}
 	return NULL;
+}
+
+/*
+ * The account of a bucket object met by a bucket scan, with no event to
+ * name it: the one its last verdict recorded, else by prefix or map as
+ * for events, else the bucket section's account.
+ */
+static char *
+bucket_account(struct srv *srv, const char *bucket, const char *key,
+    const char *known)
+{
+	struct source_event	 ev;
+	const struct vg_bucket	*bc;
+	char			*a;
+
+	if (known != NULL && *known != '\0')
+		return vg_strdup(known);
+	memset(&ev, 0, sizeof(ev));
+	ev.bucket = (char *)bucket;
+	ev.key = (char *)key;
+	ev.owner = ev.uploader = (char *)"";
+	if ((a = srv_event_account(srv->cfg, &ev, srv->have_re ?
+	    &srv->prefix_re : NULL, srv->acct_map)) != NULL)
+		return a;
+	bc = vg_config_bucket(srv->cfg, bucket);
+	return bc != NULL && *bc->account != '\0' ? vg_strdup(bc->account) :
+	    NULL;
 }
 
 static const char *const flavor_names[] = { "aws", "minio", "ceph" };
@@ -1223,6 +1904,40 @@ intake_apply(struct srv *srv, struct intake *in)
 }
 
 /*
+ * The bookkeeping of a bucket object's stored verdict (writer): what the
+ * object looked like for incremental scans, then its inbox row or its
+ * bucket scan item.
+ */
+static enum vigil_err
+object_done(struct srv *srv, struct job *job)
+{
+	const struct eng_result	*r = job->res;
+	enum vigil_verdict	 v = r != NULL ? r->verdict : job->verdict;
+	enum vigil_err		 rc = VIGIL_OK;
+
+	/*
+	 * Only a verdict on content read in full says what the object looked
+	 * like: for a job's item what the listing said (what the next listing
+	 * is compared with), for a hook event what the source said on opening.
+	 */
+	if (v == VIGIL_CLEAN || v == VIGIL_FLAGGED)
+		rc = bscan_object_put(srv->bs, job->item.bucket, job->item.key,
+		    job->bjob != 0 ? job->item.etag : job->sst.etag,
+		    job->bjob != 0 ? job->item.size : job->sst.size,
+		    job->bjob != 0 ? job->item.mtime : job->sst.mtime,
+		    r != NULL ? r->sha256 : job->sha256,
+		    eng_ruleset_version(job->rs), vigil_verdict_name(v),
+		    job->item.account, wallclock());
+	if (rc != VIGIL_OK)
+		return rc;
+	if (job->bjob == 0)
+		return store_inbox_finish(srv->st, job->item.id);
+	return bscan_finish(srv->bs, job->item.id, job->bjob,
+	    vigil_verdict_name(v), r != NULL ? r->bytes_scanned : 0,
+	    job->bcached, job->seconds);
+}
+
+/*
  * The writer thread: one transaction for the whole cycle.  With event
  * intake in it the commit is durable (synchronous=FULL) before the loop
  * sends any 202; verdicts and claims alone commit lazily (see store.h):
@@ -1251,12 +1966,26 @@ cycle_run(void *arg, void *state)
 		if ((rc = save_verdict(srv, job, job->json)) == VIGIL_OK)
 			rc = review_job(srv, job);
 		if (rc == VIGIL_OK && job->kind == JOB_OBJECT)
-			rc = store_inbox_finish(srv->st, job->item.id);
+			rc = object_done(srv, job);
 		job->stored = rc == VIGIL_OK;
 	}
+	for (size_t i = 0; i < c->npages && rc == VIGIL_OK; i++)
+		if (c->pages[i]->err == VIGIL_OK)
+			rc = bscan_page(srv->bs, c->pages[i]->job,
+			    &c->pages[i]->l, c->pages[i]->bucket);
 	if (c->claim > 0 && rc == VIGIL_OK)
 		rc = store_inbox_claim(srv->st, c->suspects, c->claim,
 		    &c->items, &c->nitems);
+	if (c->bclaim > 0 && rc == VIGIL_OK)
+		rc = bscan_claim(srv->bs, c->bclaim_job, c->bclaim,
+		    eng_ruleset_version(srv->rs), &c->bitems, &c->nbitems,
+		    &c->bskipped);
+	for (size_t i = 0; i < c->nbids && rc == VIGIL_OK; i++) {
+		if ((rc = bscan_maybe_done(srv->bs, c->bids[i], wallclock(),
+		    &c->bdone[i])) == VIGIL_OK)
+			rc = bscan_outstanding(srv->bs, c->bids[i],
+			    &c->bout[i]);
+	}
 	if (rc == VIGIL_OK)
 		rc = store_commit(srv->st);
 	c->feed_last = review_feed_last(srv->rv);
@@ -1267,6 +1996,11 @@ cycle_run(void *arg, void *state)
 		vg_free(c->items);
 		c->items = NULL;
 		c->nitems = 0;
+		bscan_items_free(c->bitems, c->nbitems);
+		c->bitems = NULL;
+		c->nbitems = 0;
+		c->bskipped = 0;
+		memset(c->bdone, 0, sizeof(c->bdone));
 	}
 	store_unlock(srv);
 	c->rc = rc;
@@ -1300,7 +2034,9 @@ cycle_kick(struct srv *srv, int now)
 		return;
 	}
 	plan_claim(srv, c);
-	if (c->nin == 0 && c->ndone == 0 && c->claim == 0)
+	plan_bucket(srv, c);
+	if (c->nin == 0 && c->ndone == 0 && c->claim == 0 && c->npages == 0 &&
+	    c->bclaim == 0 && c->nbids == 0)
 		return;
 	event_del(srv->ev_commit);
 	c->rc = VIGIL_OK;
@@ -1364,6 +2100,7 @@ on_writer_done(evutil_socket_t fd, short what, void *arg)
 		if (c->in[i].accepted > 0 && (c->claim == 0 || c->suspects))
 			srv->inbox_maybe = 1;
 	submit_claimed(srv, c);
+	bucket_cycle_done(srv, c, ok);
 	feed_announce(srv, c->feed_last);
 	c->nin = 0;
 	c->ndone = 0;
@@ -1805,7 +2542,15 @@ handle_metrics(struct srv *srv, struct evhttp_request *req)
 	    "%llu\nvigil_scan_duration_seconds_sum %.6f\n"
 	    "vigil_scan_duration_seconds_count %llu\n",
 	    (unsigned long long)cum, srv->m.latency_sum,
-	    (unsigned long long)srv->m.latency_count) != VIGIL_OK)
+	    (unsigned long long)srv->m.latency_count) != VIGIL_OK ||
+	    vg_buf_addf(&b, "# HELP vigil_bucket_scans_running Bucket scan "
+	    "jobs running.\n# TYPE vigil_bucket_scans_running gauge\n"
+	    "vigil_bucket_scans_running %zu\n"
+	    "# HELP vigil_bucket_objects_read_total Objects whose content "
+	    "bucket scans read.\n"
+	    "# TYPE vigil_bucket_objects_read_total counter\n"
+	    "vigil_bucket_objects_read_total %llu\n", srv->nbj,
+	    (unsigned long long)srv->bucket_reads) != VIGIL_OK)
 		reply_error(req, 500, "out of memory");
 	else
 		reply_raw(req, 200, "text/plain; version=0.0.4", b.data,
@@ -2217,6 +2962,12 @@ worker_count(const struct vg_config *cfg)
 }
 
 static void
+drop_page(void *arg)
+{
+	page_free(arg);
+}
+
+static void
 drop_job(void *arg)
 {
 	job_free(arg);
@@ -2254,8 +3005,9 @@ srv_main(const struct vg_config *cfg)
 		goto out;
 	}
 	if ((rc = review_open(srv->st, cfg, &srv->rv, err, sizeof(err))) !=
-	    VIGIL_OK) {
-		vg_log_warnx("review: %s", err);
+	    VIGIL_OK || (rc = bscan_open(srv->st, &srv->bs, err,
+	    sizeof(err))) != VIGIL_OK) {
+		vg_log_warnx("store: %s", err);
 		goto out;
 	}
 	if (cfg->ntokens == 0 && admin_token(srv) == -1)
@@ -2315,7 +3067,7 @@ srv_main(const struct vg_config *cfg)
 	evhttp_set_max_headers_size(srv->http, 16384);
 	evhttp_set_timeout(srv->http, (int)cfg->timeout);
 	evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET |
-	    EVHTTP_REQ_POST | EVHTTP_REQ_HEAD);
+	    EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_DELETE);
 	evhttp_set_gencb(srv->http, route, srv);
 	evhttp_set_bevcb(srv->http, conn_bev, NULL);
 	/*
@@ -2334,7 +3086,8 @@ srv_main(const struct vg_config *cfg)
 		goto out;
 	}
 	if ((rc = srv_workq_new(&writer_ops, srv, 1, 1, &srv->wr)) !=
-	    VIGIL_OK) {
+	    VIGIL_OK || (rc = srv_workq_new(&lister_ops, srv, 1, MAX_BJOBS,
+	    &srv->lister)) != VIGIL_OK) {
 		vg_log_warnx("store writer: %s", vigil_strerror(rc));
 		goto out;
 	}
@@ -2344,6 +3097,9 @@ srv_main(const struct vg_config *cfg)
 	    EV_READ | EV_PERSIST, on_writer_done, srv);
 	srv->ev_done = event_new(srv->base, srv_workq_fd(srv->wq),
 	    EV_READ | EV_PERSIST, on_done, srv);
+	srv->ev_lister = event_new(srv->base, srv_workq_fd(srv->lister),
+	    EV_READ | EV_PERSIST, on_lister_done, srv);
+	srv->ev_throttle = evtimer_new(srv->base, on_throttle, srv);
 	srv->ev_reload = event_new(srv->base, srv->reload.efd,
 	    EV_READ | EV_PERSIST, on_reload_done, srv);
 	srv->ev_commit = evtimer_new(srv->base, on_commit, srv);
@@ -2353,12 +3109,14 @@ srv_main(const struct vg_config *cfg)
 		srv->ev_sig[i] = evsignal_new(srv->base, sigs[i], on_signal,
 		    srv);
 	if (srv->ev_done == NULL || srv->ev_reload == NULL ||
+	    srv->ev_lister == NULL || srv->ev_throttle == NULL ||
 	    srv->ev_wrdone == NULL ||
 	    srv->ev_commit == NULL || srv->ev_drain == NULL ||
 	    srv->ev_tick == NULL || srv->ev_sig[0] == NULL ||
 	    srv->ev_sig[1] == NULL || srv->ev_sig[2] == NULL)
 		goto out;
 	event_add(srv->ev_done, NULL);
+	event_add(srv->ev_lister, NULL);
 	event_add(srv->ev_wrdone, NULL);
 	event_add(srv->ev_reload, NULL);
 	event_add(srv->ev_tick, &(struct timeval){ 1, 0 });
@@ -2371,6 +3129,8 @@ srv_main(const struct vg_config *cfg)
 	if (cfg->webhooks.n > 0 && (srv->hooks = hooks_new(srv)) == NULL)
 		goto out;
 	recover_inbox(srv);
+	if (bucket_start(srv) == -1)
+		goto out;
 	srv->inbox_maybe = 1;
 	cycle_kick(srv, 1);
 	vg_log_info("serving with %u workers, queue %llu",
@@ -2386,7 +3146,7 @@ srv_main(const struct vg_config *cfg)
 		 */
 		for (struct job *j = srv->inflight; j != NULL; j = j->next) {
 			if (j->kind == JOB_OBJECT)
-				release_row(srv, j->item.id);
+				release_job(srv, j);
 			else if (j->req != NULL)
 				reply_error(j->req, 503, "shutting down");
 		}
@@ -2402,6 +3162,17 @@ out:
 	for (size_t i = 0; i < srv->reload.nwaiters; i++)
 		reply_error(srv->reload.waiters[i], 503, "shutting down");
 	srv_workq_free(srv->wq, drop_job);
+	srv_workq_free(srv->lister, drop_page);
+	if (srv->ev_lister != NULL)
+		event_free(srv->ev_lister);
+	if (srv->ev_throttle != NULL)
+		event_free(srv->ev_throttle);
+	for (size_t i = 0; i < srv->npages; i++)
+		page_free(srv->pages[i]);
+	while (srv->nbj > 0)
+		brun_remove(srv, &srv->bj[srv->nbj - 1]);
+	vg_free(srv->sched_next);
+	vg_free(srv->crons);
 	/* Idle by now: the loop ran until every cycle came back. */
 	srv_workq_free(srv->wr, NULL);
 	if (srv->ev_wrdone != NULL)
@@ -2444,6 +3215,7 @@ out:
 		regfree(&srv->prefix_re);
 	vg_free(srv->admin.secret);
 	review_close(srv->rv);
+	bscan_close(srv->bs);
 	store_close(srv->st);
 	return status;
 }

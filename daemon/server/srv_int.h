@@ -40,6 +40,23 @@ void		 srv_review_drop(struct srv *);
 /* After a change that may have added feed events (store not held). */
 void		 srv_feed_check(struct srv *);
 
+/* Bucket scans (serve.c) ----------------------------------------------- */
+
+struct bscan;
+
+/*
+ * Starts a job: VIGIL_E_INVAL (bad bucket or mode) or VIGIL_E_LIMIT (one
+ * runs for that bucket and prefix: *id names it) with why set.
+ */
+enum vigil_err	srv_bscan_start(struct srv *, const char *bucket,
+		    const char *prefix, const char *mode, uint64_t mops,
+		    uint64_t mbps, const char *actor, int64_t *id, char *why,
+		    size_t whylen);
+/* VIGIL_E_NOTFOUND, or VIGIL_E_LIMIT: not running. */
+enum vigil_err	srv_bscan_cancel(struct srv *, int64_t id, const char *actor);
+/* The bucket scan store with the store locked; srv_review_drop() after. */
+struct bscan	*srv_bscan(struct srv *);
+
 /* api.c: accounts, review, feed, audit, /ui/ --------------------------- */
 
 struct api_feed;

@@ -27,11 +27,17 @@ source_listing_free(struct source_listing *l)
 {
 	if (l == NULL)
 		return;
-	for (size_t i = 0; i < l->nkeys; i++)
+	for (size_t i = 0; i < l->nkeys; i++) {
 		vg_free(l->keys[i]);
+		if (l->etags != NULL)
+			vg_free(l->etags[i]);
+	}
 	vg_free(l->keys);
-	l->keys = NULL;
-	l->nkeys = 0;
+	vg_free(l->sizes);
+	vg_free(l->mtimes);
+	vg_free(l->etags);
+	vg_free(l->token);
+	memset(l, 0, sizeof(*l));
 }
 
 int

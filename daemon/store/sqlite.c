@@ -166,6 +166,37 @@ static const char *const migrations[] = {
 	"  url TEXT PRIMARY KEY, delivered INTEGER NOT NULL DEFAULT 0,"
 	"  failures INTEGER NOT NULL DEFAULT 0, last_error TEXT,"
 	"  updated REAL);",
+	/* 3: what each bucket object looked like when last judged; jobs. */
+	"CREATE TABLE objects ("
+	"  bucket TEXT NOT NULL, key TEXT NOT NULL, etag TEXT,"
+	"  size INTEGER, mtime REAL, sha256 TEXT, ruleset TEXT,"
+	"  verdict TEXT, account TEXT, scanned REAL,"
+	"  PRIMARY KEY (bucket, key)) WITHOUT ROWID;"
+	"CREATE TABLE bscan_jobs ("
+	"  id INTEGER PRIMARY KEY, bucket TEXT NOT NULL,"
+	"  prefix TEXT NOT NULL DEFAULT '', mode TEXT NOT NULL,"
+	"  state TEXT NOT NULL, actor TEXT, created REAL NOT NULL,"
+	"  finished REAL, cursor TEXT, token TEXT,"
+	"  listed_all INTEGER NOT NULL DEFAULT 0,"
+	"  listed INTEGER NOT NULL DEFAULT 0,"
+	"  scanned INTEGER NOT NULL DEFAULT 0,"
+	"  skipped INTEGER NOT NULL DEFAULT 0,"
+	"  cached INTEGER NOT NULL DEFAULT 0,"
+	"  flagged INTEGER NOT NULL DEFAULT 0,"
+	"  unscannable INTEGER NOT NULL DEFAULT 0,"
+	"  errors INTEGER NOT NULL DEFAULT 0,"
+	"  bytes INTEGER NOT NULL DEFAULT 0,"
+	"  run_seconds REAL NOT NULL DEFAULT 0,"
+	"  max_objects_per_s INTEGER NOT NULL DEFAULT 0,"
+	"  max_bytes_per_s INTEGER NOT NULL DEFAULT 0, error TEXT);"
+	"CREATE INDEX bscan_jobs_state ON bscan_jobs (state, id);"
+	"CREATE TABLE bscan_items ("
+	"  id INTEGER PRIMARY KEY, job INTEGER NOT NULL, key TEXT NOT NULL,"
+	"  etag TEXT, size INTEGER, mtime REAL,"
+	"  state INTEGER NOT NULL DEFAULT 0, UNIQUE (job, key));"
+	"CREATE INDEX bscan_items_state ON bscan_items (job, state, id);"
+	"CREATE TABLE schedules ("
+	"  bucket TEXT PRIMARY KEY, last_run REAL NOT NULL);",
 };
 
 #define NMIGRATIONS (int)(sizeof(migrations) / sizeof(migrations[0]))

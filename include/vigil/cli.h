@@ -17,6 +17,7 @@ int	cli_scan(int argc, char **argv);
 int	cli_rules(int argc, char **argv);
 /* vigil serve: the daemon (daemon/server/serve.c). */
 int	cli_serve(int argc, char **argv);
+int	cli_bucket_scan(int argc, char **argv);
 
 /*
  * The rules a command uses when none are named: the installed packs if

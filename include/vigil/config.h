@@ -57,6 +57,7 @@ struct vg_bucket {
 	char		*ca_file;
 	int		 verify_tls;
 	char		*quarantine_bucket;	/* s3: copy flagged here */
+	char		*account;	/* bucket scans' default account */
 	uint64_t	 max_objects_per_s, max_bytes_per_s;	/* 0: none */
 };
 

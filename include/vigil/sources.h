@@ -18,6 +18,18 @@ struct source_listing {
 	char	**keys;		/* in byte order, each after the previous */
 	size_t	  nkeys;
 	int	  more;		/* another page follows the last key */
+	/* Per key, as the listing reports them (may be NULL arrays). */
+	uint64_t *sizes;
+	double	 *mtimes;	/* unix time, 0 if unknown */
+	char	**etags;	/* NULL entries where there is none */
+	char	 *token;	/* backend's continuation token, or NULL */
+};
+
+/* What a source knows of an object it opened. */
+struct source_stat {
+	uint64_t	size;
+	double		mtime;		/* unix time, 0 if unknown */
+	char		etag[80];	/* "" if none (local files) */
 };
 
 struct source_backend {
@@ -31,14 +43,14 @@ struct source_backend {
 	 * not a regular file; VIGIL_E_IO with errno.
 	 */
 	enum vigil_err	(*object)(void *state, const char *bucket,
-			    const char *key, int *fd, uint64_t *size);
+			    const char *key, int *fd, struct source_stat *st);
 	/*
-	 * One page of a bucket's keys, those sorting after `after` (NULL or
-	 * "" for the first page), at most max.  Free with
-	 * source_listing_free().
+	 * One page of a bucket's keys that start with prefix (NULL or ""
+	 * for all), those sorting after `after` (NULL or "" for the first
+	 * page), at most max.  Free with source_listing_free().
 	 */
 	enum vigil_err	(*list)(void *state, const char *bucket,
-			    const char *after, size_t max,
+			    const char *prefix, const char *after, size_t max,
 			    struct source_listing *out);
 	void		(*close)(void *state);
 };

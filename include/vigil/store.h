@@ -48,6 +48,7 @@ struct store_item {
 	char		*bucket, *key, *dedup, *etag, *version_id;
 	char		*sequencer, *account, *source;
 	uint64_t	 size;
+	double		 mtime;		/* bucket scan items; 0 otherwise */
 	int		 attempts;	/* scans started, counted before each */
 	double		 received;	/* unix time */
 };

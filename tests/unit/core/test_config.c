@@ -197,6 +197,100 @@ test_nomem(void **state)
 	}
 }
 
+/* [policy], moderator names and [bucket "NAME"] sections. */
+static void
+test_policy_and_buckets(void **state)
+{
+	struct vg_config	*cfg;
+	const struct vg_bucket	*b;
+	char			 err[256];
+	static const struct {
+		const char *text, *want;
+	} bad[] = {
+		{ "[policy]\naudit_retention_days = 30\n",
+		  "x.conf:2: audit_retention_days: '30' is not a number from 90" },
+		{ "[policy]\nweight_clause = IV.9(9) low 1\n",
+		  "x.conf:2: weight_clause: 'IV.9(9) low 1' is not" },
+		{ "token = admin aaaaaaaaaaaaaaaaaaaa bob\n",
+		  "x.conf:1: token: only a moderator token names someone" },
+		{ "[bucket]\nsource = s3\n", "x.conf:2: section [bucket]: "
+		  "expected [bucket \"NAME\"]" },
+		{ "[bucket \"b\"]\nverify_tls = maybe\n",
+		  "x.conf:2: verify_tls: 'maybe' is not yes or no" },
+		{ "[bucket \"b\"]\nnope = 1\n", "x.conf:2: unknown setting" },
+	};
+	static const struct {
+		const char *text, *want;
+	} unfinished[] = {
+		{ "[policy]\nauto_suspend = IV.9(7), bogus\n",
+		  "auto_suspend: 'bogus' is not a clause" },
+		{ "[policy]\nexcerpt = all\n", "excerpt: 'all' is not context" },
+		{ "[policy]\nwebhook = ftp://x\n", "webhook: 'ftp://x' is not" },
+		{ "[bucket \"b\"]\nsource = s3\n", "bucket \"b\": source = s3 "
+		  "needs an endpoint" },
+		{ "[bucket \"b\"]\nschedule = 0 25 * * *\n", "bucket \"b\": "
+		  "schedule: hour: 25 is out of range 0-23" },
+		{ "[bucket \"b\"]\nmode = fast\n", "bucket \"b\": mode 'fast'" },
+	};
+
+	(void)state;
+	assert_non_null(cfg = vg_config_new());
+	assert_int_equal(vg_config_load_string(cfg,
+	    "token = moderator mmmmmmmmmmmmmmmmmmmm alice\n"
+	    "token = moderator nnnnnnnnnnnnnnnnnnnn\n"
+	    "[policy]\nweight_high = 40\n"
+	    "weight_clause = IV.9(8) * 0\n"
+	    "weight_clause = network-safety critical 500\n"
+	    "auto_suspend = network-safety, IV.9(7)\n"
+	    "excerpt = redacted\n"
+	    "webhook = http://127.0.0.1:9/hook s3cret\n"
+	    "[bucket \"photos\"]\nsource = s3\nendpoint = http://127.0.0.1:9000\n"
+	    "schedule = 0 3 * * *\nverify_tls = no\n"
+	    "[bucket \"docs\"]\nmode = full\n", "t.conf", err, sizeof(err)),
+	    VIGIL_OK);
+	assert_int_equal(vg_config_finish(cfg, err, sizeof(err)), VIGIL_OK);
+	assert_string_equal(cfg->tokens[0].name, "alice");
+	assert_null(cfg->tokens[1].name);
+	assert_int_equal(cfg->weight[2], 40);
+	assert_int_equal(cfg->nweights, 2);
+	assert_int_equal(cfg->weights[0].severity, -1);
+	assert_int_equal(cfg->weights[1].weight, 500);
+	assert_int_equal(cfg->auto_suspend, (1U << 8) | (1U << 6));
+	assert_int_equal(cfg->excerpt, VG_EXCERPT_REDACTED);
+	assert_int_equal(cfg->webhooks.n, 1);
+	assert_non_null(b = vg_config_bucket(cfg, "photos"));
+	assert_string_equal(b->source, "s3");
+	assert_string_equal(b->schedule, "0 3 * * *");
+	assert_int_equal(b->verify_tls, 0);
+	assert_string_equal(b->region, "us-east-1");
+	assert_non_null(b = vg_config_bucket(cfg, "docs"));
+	assert_string_equal(b->source, "local");
+	assert_int_equal(b->verify_tls, 1);
+	assert_null(vg_config_bucket(cfg, "other"));
+	vg_config_free(cfg);
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_non_null(cfg = vg_config_new());
+		assert_int_not_equal(vg_config_load_string(cfg, bad[i].text,
+		    "x.conf", err, sizeof(err)), VIGIL_OK);
+		if (strncmp(err, bad[i].want, strlen(bad[i].want)) != 0)
+			fail_msg("%s: got \"%s\"", bad[i].want, err);
+		vg_config_free(cfg);
+	}
+	for (size_t i = 0; i < sizeof(unfinished) / sizeof(unfinished[0]);
+	    i++) {
+		assert_non_null(cfg = vg_config_new());
+		assert_int_equal(vg_config_load_string(cfg, unfinished[i].text,
+		    "x.conf", err, sizeof(err)), VIGIL_OK);
+		assert_int_not_equal(vg_config_finish(cfg, err, sizeof(err)),
+		    VIGIL_OK);
+		if (strncmp(err, unfinished[i].want,
+		    strlen(unfinished[i].want)) != 0)
+			fail_msg("%s: got \"%s\"", unfinished[i].want, err);
+		vg_config_free(cfg);
+	}
+}
+
 int
 main(void)
 {
@@ -206,6 +300,7 @@ main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_finish_errors),
 		cmocka_unit_test(test_split_listen),
+		cmocka_unit_test(test_policy_and_buckets),
 		cmocka_unit_test(test_packaged_file),
 		cmocka_unit_test(test_nomem),
 	};

@@ -57,7 +57,7 @@ test_object_and_list(void **state)
 	char				 root[] = "/tmp/vigil-local-XXXXXX";
 	char				 path[4200], buf[16];
 	void				*st;
-	uint64_t			 size;
+	struct source_stat		 sst;
 	int				 fd;
 
 	(void)state;
@@ -78,32 +78,39 @@ test_object_and_list(void **state)
 	assert_int_equal(mkfifo(path, 0600), 0);
 
 	assert_int_equal(be->open(root, &st), VIGIL_OK);
-	assert_int_equal(be->object(st, "b", "d/two", &fd, &size), VIGIL_OK);
-	assert_int_equal(size, 2);
+	assert_int_equal(be->object(st, "b", "d/two", &fd, &sst), VIGIL_OK);
+	assert_int_equal(sst.size, 2);
+	assert_true(sst.mtime > 1e9);
 	assert_int_equal(read(fd, buf, sizeof(buf)), 2);
 	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
 	close(fd);
-	assert_int_equal(be->object(st, "b", "nope", &fd, &size),
+	assert_int_equal(be->object(st, "b", "nope", &fd, &sst),
 	    VIGIL_E_NOTFOUND);
-	assert_int_equal(be->object(st, "b", "../secret", &fd, &size),
+	assert_int_equal(be->object(st, "b", "../secret", &fd, &sst),
 	    VIGIL_E_INVAL);
-	assert_int_equal(be->object(st, "b", "link", &fd, &size),
+	assert_int_equal(be->object(st, "b", "link", &fd, &sst),
 	    VIGIL_E_UNSUPPORTED);
-	assert_int_equal(be->object(st, "b", "fifo", &fd, &size),
+	assert_int_equal(be->object(st, "b", "fifo", &fd, &sst),
 	    VIGIL_E_UNSUPPORTED);
-	assert_int_equal(be->object(st, "..", "secret", &fd, &size),
+	assert_int_equal(be->object(st, "..", "secret", &fd, &sst),
 	    VIGIL_E_INVAL);
 
-	assert_int_equal(be->list(st, "b", NULL, 2, &l), VIGIL_OK);
+	assert_int_equal(be->list(st, "b", NULL, NULL, 2, &l), VIGIL_OK);
 	assert_int_equal(l.nkeys, 2);
 	assert_true(l.more);
 	assert_string_equal(l.keys[0], "d/two");
+	assert_int_equal(l.sizes[0], 2);
 	assert_string_equal(l.keys[1], "one");
 	source_listing_free(&l);
-	assert_int_equal(be->list(st, "b", "one", 2, &l), VIGIL_OK);
+	assert_int_equal(be->list(st, "b", NULL, "one", 2, &l), VIGIL_OK);
 	assert_int_equal(l.nkeys, 1);
 	assert_false(l.more);
 	assert_string_equal(l.keys[0], "three");
+	source_listing_free(&l);
+	/* A prefix keeps only the keys under it. */
+	assert_int_equal(be->list(st, "b", "d/", NULL, 10, &l), VIGIL_OK);
+	assert_int_equal(l.nkeys, 1);
+	assert_string_equal(l.keys[0], "d/two");
 	source_listing_free(&l);
 	be->close(st);
 
