@@ -1301,10 +1301,12 @@ review_list(struct review *rv, const char *status, const char *after,
 	*next = '\0';
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		item_fill(s, &r);
-		vg_free(r.reason);
-		if (n++ == limit)
+		if (n++ == limit) {
+			vg_free(r.reason);
 			break;
+		}
 		json_array_append_new(items, item_json(rv, &r, now));
+		vg_free(r.reason);
 		snprintf(next, sizeof(next), "%.17g,%d,%lld", r.created,
 		    r.severity, (long long)r.id);
 	}
