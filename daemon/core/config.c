@@ -142,6 +142,16 @@ static const struct setting settings[] = {
 	  "request, in order, at least once (Idempotency-Key is the event\n"
 	  "id; with a SECRET, X-Vigil-Signature is sha256=HMAC of the\n"
 	  "body).  Repeatable." },
+	{ "quarantine", CFG_STRS, NULL, F(quarantine_s), 0, 0,
+	  "[policy] \"SELECTOR ACTION[,ACTION]\": what to do to a bucket\n"
+	  "object flagged with a finding SELECTOR names: a clause\n"
+	  "(IV.9(7), network-safety), a severity (that or worse: high\n"
+	  "means high and critical) or * for any.  Actions: tag (S3 object\n"
+	  "tags vigil-verdict=flagged and vigil-rule; local: user.vigil-*\n"
+	  "xattrs), move (to the bucket's quarantine_bucket; local: a\n"
+	  "directory beside the bucket), private (S3: canned ACL private;\n"
+	  "local: no read for group and others).  A moderator's dismissal\n"
+	  "undoes them.  Repeatable, e.g. \"critical move\", \"IV.9(7) tag\"." },
 	{ "webhook_timeout", CFG_UINT, "10", F(webhook_timeout), 1, 600,
 	  "[policy] Seconds a webhook delivery may take." },
 	{ "webhook_backoff_max", CFG_UINT, "300", F(webhook_backoff_max), 1,
@@ -173,6 +183,8 @@ static const struct setting bucket_settings[] = {
 	{ "max_bytes_per_s", CFG_SIZE, "0", B(max_bytes_per_s), 0,
 	  1ULL << 50, "Bucket scans read at most this many bytes a second;\n"
 	  "0: no limit." },
+	{ "list_page", CFG_UINT, "1000", B(list_page), 1, 1000,
+	  "Keys per listing request (ListObjectsV2 max-keys)." },
 	{ "endpoint", CFG_STR, "", B(endpoint), 0, 0,
 	  "s3: the service URL, e.g. https://s3.eu-west-1.amazonaws.com,\n"
 	  "http://127.0.0.1:9000 (MinIO) or https://rgw.example:7480 (Ceph)." },
@@ -517,6 +529,7 @@ vg_config_free(struct vg_config *cfg)
 	}
 	vg_free(cfg->tokens);
 	vg_free(cfg->weights);
+	vg_free(cfg->quarantine);
 	for (size_t i = 0; i < cfg->nbuckets; i++) {
 		free_in(bucket_settings, NBUCKET_SETTINGS,
 		    &cfg->buckets_cfg[i]);
@@ -704,6 +717,89 @@ vg_config_split_listen(const char *s, char *host, size_t hostlen,
 	return 0;
 }
 
+static const char *const q_actions[] = { "tag", "move", "private" };
+
+const char *
+vg_quarantine_action_name(unsigned action)
+{
+	for (unsigned i = 0; i < 3; i++)
+		if (action == 1U << i)
+			return q_actions[i];
+	return "?";
+}
+
+unsigned
+vg_config_quarantine(const struct vg_config *cfg, const char *clause,
+    int severity)
+{
+	unsigned	a = 0;
+	int		c = clause_index(clause, strlen(clause));
+
+	for (size_t i = 0; i < cfg->nquarantine; i++) {
+		const struct vg_quarantine *q = &cfg->quarantine[i];
+
+		if ((q->clause < 0 || q->clause == c) &&
+		    (q->min_severity < 0 || severity >= q->min_severity))
+			a |= q->actions;
+	}
+	return a;
+}
+
+static enum vigil_err
+finish_quarantine(struct vg_config *cfg, char *err, size_t errlen)
+{
+	struct vg_quarantine	*q;
+	const char		*v, *p;
+	size_t			 n, k;
+
+	vg_free(cfg->quarantine);
+	cfg->quarantine = NULL;
+	cfg->nquarantine = 0;
+	if (cfg->quarantine_s.n == 0)
+		return VIGIL_OK;
+	if ((cfg->quarantine = vg_calloc(cfg->quarantine_s.n,
+	    sizeof(*cfg->quarantine))) == NULL)
+		return VIGIL_E_NOMEM;
+	for (size_t i = 0; i < cfg->quarantine_s.n; i++) {
+		q = &cfg->quarantine[cfg->nquarantine];
+		v = cfg->quarantine_s.v[i];
+		n = strcspn(v, " \t");
+		q->clause = q->min_severity = -1;
+		if (n == 1 && *v == '*')
+			;
+		else if ((q->clause = clause_index(v, n)) >= 0)
+			;
+		else if ((q->min_severity = severity_index(v, n)) < 0)
+			goto bad;
+		p = v + n;
+		p += strspn(p, " \t");
+		if (*p == '\0')
+			goto bad;
+		while (*p != '\0') {
+			n = strcspn(p, ",");
+			while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+				n--;
+			for (k = 0; k < 3; k++)
+				if (strlen(q_actions[k]) == n &&
+				    strncmp(q_actions[k], p, n) == 0)
+					break;
+			if (k == 3)
+				goto bad;
+			q->actions |= 1U << k;
+			p += strcspn(p, ",");
+			p += strspn(p, ", \t");
+		}
+		cfg->nquarantine++;
+		continue;
+bad:
+		snprintf(err, errlen, "quarantine: '%s' is not \"SELECTOR "
+		    "ACTION[,ACTION]\" (SELECTOR a clause, a severity or *; "
+		    "ACTION tag, move or private)", v);
+		return VIGIL_E_INVAL;
+	}
+	return VIGIL_OK;
+}
+
 static enum vigil_err
 finish_policy(struct vg_config *cfg, char *err, size_t errlen)
 {
@@ -712,6 +808,7 @@ finish_policy(struct vg_config *cfg, char *err, size_t errlen)
 	const char	*p = cfg->auto_suspend_s;
 	size_t		 n, i;
 	int		 c;
+	enum vigil_err	 rc;
 
 	cfg->auto_suspend = 0;
 	for (;;) {
@@ -736,6 +833,8 @@ finish_policy(struct vg_config *cfg, char *err, size_t errlen)
 		return VIGIL_E_INVAL;
 	}
 	cfg->excerpt = (int)i;
+	if ((rc = finish_quarantine(cfg, err, errlen)) != VIGIL_OK)
+		return rc;
 	for (i = 0; i < cfg->webhooks.n; i++) {
 		const char *u = cfg->webhooks.v[i];
 

@@ -43,6 +43,12 @@ path_array(char *const *path, size_t n)
 char *
 eng_result_json(const struct eng_result *r)
 {
+	return eng_result_json_ex(r, 0);
+}
+
+char *
+eng_result_json_ex(const struct eng_result *r, int details)
+{
 	json_t	*o, *ms, *ps;
 	char	*out = NULL, *s;
 
@@ -77,6 +83,9 @@ eng_result_json(const struct eng_result *r)
 		json_object_set_new(j, "path", path_array(p->path, p->npath));
 		json_object_set_new(j, "reason",
 		    json_string(vigil_reason_name(p->reason)));
+		if (details && p->detail != NULL)
+			json_object_set_new(j, "detail",
+			    utf8_string(p->detail));
 		json_array_append_new(ps, j);
 	}
 	json_object_set(o, "matches", ms);

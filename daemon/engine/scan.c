@@ -324,6 +324,37 @@ fd_read(struct src *s, void *buf, size_t n)
 	return r;
 }
 
+/* The top level from an eng_reader. */
+static ssize_t
+reader_read(struct src *s, void *buf, size_t n)
+{
+	const struct eng_reader	*rd = s->rd;
+	ssize_t			 r;
+
+	if (s->eof || s->failed)
+		return 0;
+	if (s->job->deadline > 0 && vg_now() > s->job->deadline) {
+		if (!s->job->stop) {
+			scan_problem(s->job, s->job->depth,
+			    VIGIL_R_LIMIT_TIME, NULL);
+			s->job->stop = 1;
+		}
+		return 0;
+	}
+	if ((r = rd->read(rd->arg, buf, n)) < 0) {
+		s->failed = 1;
+		scan_problem(s->job, 0, VIGIL_R_IO, rd->error != NULL ?
+		    rd->error(rd->arg) : "read failed");
+		return -1;
+	}
+	if (r == 0)
+		s->eof = 1;
+	if (r > 0 && s->hash && s->job->sha != NULL)
+		EVP_DigestUpdate(s->job->sha, buf, (size_t)r);
+	s->pos += r;
+	return r;
+}
+
 /* Reads until n bytes or the end; -1 only if nothing could be read. */
 ssize_t
 src_read_full(struct src *s, void *buf, size_t n)
@@ -582,25 +613,24 @@ eng_scan_fd(struct eng_scanner *sc, struct eng_ruleset *rs, int fd,
 	return eng_scan_fd_digest(sc, rs, fd, name, lim, NULL, out);
 }
 
-enum vigil_err
-eng_scan_fd_digest(struct eng_scanner *sc, struct eng_ruleset *rs, int fd,
+/*
+ * One top-level object from src (fd_read or reader_read): scan, digest
+ * (unless the caller's sha256 is trusted: a regular file of st_size
+ * bytes), verdict.
+ */
+static enum vigil_err
+scan_top(struct eng_scanner *sc, struct eng_ruleset *rs, struct src *src,
     const char *name, const struct vigil_limits *lim, const char *sha256,
-    struct eng_result **out)
+    uint64_t st_size, struct eng_result **out)
 {
 	struct job		 job;
-	struct src		 src;
-	struct stat		 st;
 	unsigned char		 md[EVP_MAX_MD_SIZE];
 	unsigned		 mdlen = 0;
 	uint8_t			*buf;
 	double			 t0 = vg_now();
-	int			 regular;
 	enum vigil_err		 err;
 
 	*out = NULL;
-	if (sc == NULL || rs == NULL || lim == NULL || name == NULL ||
-	    (sha256 != NULL && strlen(sha256) != 64))
-		return VIGIL_E_INVAL;
 	memset(&job, 0, sizeof(job));
 	job.sc = sc;
 	job.rs = rs;
@@ -612,29 +642,20 @@ eng_scan_fd_digest(struct eng_scanner *sc, struct eng_ruleset *rs, int fd,
 	if ((err = match_ctx_prepare(sc->mctx, rs)) != VIGIL_OK ||
 	    (err = result_new(name, &job.res)) != VIGIL_OK)
 		return err;
-	regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
-	/* A digest the caller already has is only trusted for a file. */
-	if (sha256 != NULL && !regular)
-		sha256 = NULL;
 	if (sha256 == NULL && ((job.sha = EVP_MD_CTX_new()) == NULL ||
 	    !EVP_DigestInit_ex(job.sha, EVP_sha256(), NULL))) {
 		EVP_MD_CTX_free(job.sha);
 		eng_result_free(job.res);
 		return VIGIL_E_NOMEM;
 	}
-
-	memset(&src, 0, sizeof(src));
-	src.read = fd_read;
-	src.job = &job;
-	src.fd = fd;
-	src.hash = 1;
-	src.seekable = regular && lseek(fd, 0, SEEK_CUR) != -1;
-	err = scan_unit(&job, &src, 0);
+	src->job = &job;
+	src->hash = 1;
+	err = scan_unit(&job, src, 0);
 
 	if (sha256 != NULL) {
 		memcpy(job.res->sha256, sha256, 64);
 		job.res->sha256[64] = '\0';
-		job.res->size = (uint64_t)st.st_size;
+		job.res->size = st_size;
 	} else {
 		/*
 		 * The digest covers the whole object, even past a limit, for
@@ -642,15 +663,15 @@ eng_scan_fd_digest(struct eng_scanner *sc, struct eng_ruleset *rs, int fd,
 		 * could not read to its end has no digest rather than a
 		 * digest of a part.
 		 */
-		if (err == VIGIL_OK && (src.seekable || !job.stop) &&
+		if (err == VIGIL_OK && (src->seekable || !job.stop) &&
 		    (buf = unit_buffer(&job, 0)) != NULL)
-			while (src.read(&src, buf, SCAN_CHUNK) > 0)
+			while (src->read(src, buf, SCAN_CHUNK) > 0)
 				;
 		EVP_DigestFinal_ex(job.sha, md, &mdlen);
 		EVP_MD_CTX_free(job.sha);
-		for (unsigned i = 0; src.eof && i < mdlen && i < 32; i++)
+		for (unsigned i = 0; src->eof && i < mdlen && i < 32; i++)
 			snprintf(job.res->sha256 + 2 * i, 3, "%02x", md[i]);
-		job.res->size = (uint64_t)src.pos;
+		job.res->size = (uint64_t)src->pos;
 	}
 	if (err != VIGIL_OK) {
 		eng_result_free(job.res);
@@ -661,6 +682,51 @@ eng_scan_fd_digest(struct eng_scanner *sc, struct eng_ruleset *rs, int fd,
 	set_verdict(job.res);
 	*out = job.res;
 	return VIGIL_OK;
+}
+
+enum vigil_err
+eng_scan_fd_digest(struct eng_scanner *sc, struct eng_ruleset *rs, int fd,
+    const char *name, const struct vigil_limits *lim, const char *sha256,
+    struct eng_result **out)
+{
+	struct src	 src;
+	struct stat	 st;
+	int		 regular;
+
+	*out = NULL;
+	if (sc == NULL || rs == NULL || lim == NULL || name == NULL ||
+	    (sha256 != NULL && strlen(sha256) != 64))
+		return VIGIL_E_INVAL;
+	regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+	/* A digest the caller already has is only trusted for a file. */
+	if (sha256 != NULL && !regular)
+		sha256 = NULL;
+	memset(&src, 0, sizeof(src));
+	src.read = fd_read;
+	src.fd = fd;
+	src.seekable = regular && lseek(fd, 0, SEEK_CUR) != -1;
+	return scan_top(sc, rs, &src, name, lim, sha256, regular ?
+	    (uint64_t)st.st_size : 0, out);
+}
+
+enum vigil_err
+eng_scan_reader(struct eng_scanner *sc, struct eng_ruleset *rs,
+    const struct eng_reader *rd, const char *name,
+    const struct vigil_limits *lim, struct eng_result **out)
+{
+	struct src	src;
+
+	*out = NULL;
+	if (sc == NULL || rs == NULL || lim == NULL || name == NULL ||
+	    rd == NULL || rd->read == NULL)
+		return VIGIL_E_INVAL;
+	memset(&src, 0, sizeof(src));
+	src.read = reader_read;
+	src.fd = -1;
+	src.rd = rd;
+	src.size = rd->size;
+	src.seekable = rd->pread != NULL;
+	return scan_top(sc, rs, &src, name, lim, NULL, 0, out);
 }
 
 enum vigil_err

@@ -40,6 +40,9 @@ struct src {
 	int		 eof;
 	int		 failed;
 	int		 timed_out;	/* a pipe stayed silent too long */
+	/* Top level from an eng_reader: pread for seekable formats. */
+	const struct eng_reader *rd;
+	uint64_t	 size;		/* with rd->pread */
 };
 
 struct job {

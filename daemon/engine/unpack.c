@@ -41,6 +41,7 @@ struct arsrc {
 	size_t			 npeek, peekpos;
 	uint8_t			*buf;
 	int			 fd;		/* seek mode */
+	const struct eng_reader	*rd;		/* seek mode, no fd */
 	int64_t			 off;
 	uint64_t		 in;		/* bytes given to libarchive */
 	uint64_t		 out;		/* member bytes taken out */
@@ -192,9 +193,13 @@ seek_read(struct archive *a, void *arg, const void **out)
 	(void)a;
 	if (as->job->stop || as->abandon)
 		return 0;
-	do
-		n = pread(as->fd, as->buf, SCAN_CHUNK, as->off);
-	while (n == -1 && errno == EINTR);
+	if (as->rd != NULL)	/* an eng_reader: ranged reads */
+		n = as->rd->pread(as->rd->arg, as->buf, SCAN_CHUNK,
+		    (uint64_t)as->off);
+	else
+		do
+			n = pread(as->fd, as->buf, SCAN_CHUNK, as->off);
+		while (n == -1 && errno == EINTR);
 	if (n < 0)
 		return ARCHIVE_FATAL;
 	as->off += n;
@@ -218,7 +223,9 @@ seek_seek(struct archive *a, void *arg, la_int64_t off, int whence)
 		as->off += off;
 		break;
 	case SEEK_END:
-		if ((end = lseek(as->fd, 0, SEEK_END)) == -1)
+		if (as->rd != NULL)
+			end = (off_t)as->rd->size;
+		else if ((end = lseek(as->fd, 0, SEEK_END)) == -1)
 			return ARCHIVE_FATAL;
 		as->off = end + off;
 		break;
@@ -461,6 +468,8 @@ unpack_container(struct job *job, struct src *src, unsigned depth,
 					goto out;
 			}
 			as.fd = src->fd;
+			if (src->fd == -1)
+				as.rd = src->rd;
 		} else if ((as.fd = spoolfd = spool(&as, peek, npeek)) == -1)
 			goto out;
 		if (job->stop)

@@ -246,7 +246,7 @@ review_action(struct srv *srv, struct evhttp_request *req, long long id,
 {
 	struct review	*rv;
 	json_t		*body, *out = NULL;
-	const char	*mod, *decision, *reason;
+	const char	*mod, *decision = NULL, *reason;
 	char		 why[512] = "";
 	enum vigil_err	 rc;
 	double		 now = srv_now();
@@ -283,6 +283,9 @@ review_action(struct srv *srv, struct evhttp_request *req, long long id,
 		    review_release(rv, id, mod, now, &out, why, sizeof(why));
 	}
 	srv_review_drop(srv);
+	if (rc == VIGIL_OK && strcmp(what, "decision") == 0 &&
+	    strcmp(decision, "dismiss") == 0)
+		srv_quarantine_undo(srv, id, mod);
 	reply_result(req, rc, out, why, "no such review item");
 	srv_feed_check(srv);
 out:

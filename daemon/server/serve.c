@@ -138,6 +138,14 @@ struct brun {
 	double			 tok_obj, tok_bytes, refilled;
 };
 
+/* A quarantine action (or its undo) for the quarantine thread. */
+struct qtask {
+	struct srv	*srv;
+	char		*bucket, *key, *memo, *qbucket, *actor;
+	unsigned	 actions;
+	int		 undo;
+};
+
 /* A listing page on its way from the lister thread to the store. */
 struct bpage {
 	struct srv		*srv;
@@ -216,8 +224,15 @@ struct srv {
 	unsigned		 port;
 	struct srv_workq	*wq;
 	struct store		*st;
-	const struct source_backend *src;
+	const struct source_backend *src;	/* local buckets */
 	void			*src_state;
+	/* Buckets with a source of their own ([bucket] source = s3). */
+	struct {
+		const char			*bucket;
+		const struct source_backend	*be;
+		void				*state;
+	}			*binds;
+	size_t			 nbinds;
 	struct eng_ruleset	*rs;
 	struct vg_token		 admin;		/* generated, if none set */
 	regex_t			 prefix_re;
@@ -270,6 +285,8 @@ struct srv {
 	size_t			 nbj;
 	size_t			 bj_next;	/* round robin */
 	struct srv_workq	*lister;
+	struct srv_workq	*qwq;		/* quarantine actions */
+	struct event		*ev_qdone;
 	struct event		*ev_lister, *ev_throttle;
 	struct bpage		*pages[MAX_BJOBS];	/* listed, to store */
 	size_t			 npages;
@@ -278,6 +295,49 @@ struct srv {
 	struct vg_cron		*crons;
 	uint64_t		 bucket_reads;	/* objects opened by jobs */
 };
+
+/* The source of bucket: its [bucket] section's, else the local store. */
+static void
+srv_source(struct srv *srv, const char *bucket,
+    const struct source_backend **be, void **state)
+{
+	for (size_t i = 0; i < srv->nbinds; i++)
+		if (strcmp(srv->binds[i].bucket, bucket) == 0) {
+			*be = srv->binds[i].be;
+			*state = srv->binds[i].state;
+			return;
+		}
+	*be = srv->src;
+	*state = srv->src_state;
+}
+
+/* Opens the sources of [bucket] sections; -1 with the reason logged. */
+static int
+sources_open(struct srv *srv)
+{
+	const struct vg_config	*cfg = srv->cfg;
+	char			 err[256];
+
+	if (cfg->nbuckets > 0 && (srv->binds = vg_calloc(cfg->nbuckets,
+	    sizeof(*srv->binds))) == NULL)
+		return -1;
+	for (size_t i = 0; i < cfg->nbuckets; i++) {
+		const struct vg_bucket *b = &cfg->buckets_cfg[i];
+
+		if (strcmp(b->source, "s3") != 0)
+			continue;
+		if (source_s3_open(b, &srv->binds[srv->nbinds].state, err,
+		    sizeof(err)) != VIGIL_OK) {
+			vg_log_warnx("bucket \"%s\": %s", b->name, err);
+			return -1;
+		}
+		srv->binds[srv->nbinds].bucket = b->name;
+		srv->binds[srv->nbinds].be = source_backend_find("s3");
+		srv->nbinds++;
+		vg_log_info("bucket \"%s\": S3 at %s", b->name, b->endpoint);
+	}
+	return 0;
+}
 
 static double
 wallclock(void)
@@ -649,6 +709,10 @@ worker_run(void *arg, void *state)
 	enum vigil_reason	 why = VIGIL_R_IO;
 	double			 t0 = vg_now();
 	int			 fd = -1;
+	const struct source_backend *be;
+	void			*bst;
+	struct source_reader	*rdr;
+	const char		*detail = NULL;
 
 	if (job->json != NULL)		/* a bucket item's reused verdict */
 		goto out;
@@ -683,8 +747,21 @@ worker_run(void *arg, void *state)
 			abort();
 	}
 #endif
-	err = srv->src->object(srv->src_state, job->item.bucket,
-	    job->item.key, &fd, &job->sst);
+	srv_source(srv, job->item.bucket, &be, &bst);
+	if (be->reader != NULL) {
+		/* An object store: streamed, ranged reads where it seeks. */
+		err = be->reader(bst, job->item.bucket, job->item.key, &rdr,
+		    &job->sst);
+		if (err == VIGIL_OK) {
+			err = eng_scan_reader(ws->sc, job->rs, &rdr->rd,
+			    job->name, &srv->cfg->limits, &job->res);
+			rdr->close(rdr);
+		} else if (job->sst.error[0] != '\0')
+			detail = job->sst.error;
+		goto out;
+	}
+	err = be->object(bst, job->item.bucket, job->item.key, &fd,
+	    &job->sst);
 	if (err == VIGIL_E_UNSUPPORTED)
 		why = VIGIL_R_UNSUPPORTED;
 	if (err == VIGIL_OK) {
@@ -700,8 +777,8 @@ out:
 	if (err != VIGIL_OK) {
 		eng_result_free(job->res);
 		job->res = NULL;
-		(void)eng_result_new_problem(job->name, why,
-		    vigil_strerror(err), &job->res);
+		(void)eng_result_new_problem(job->name, why, detail != NULL ?
+		    detail : vigil_strerror(err), &job->res);
 	}
 	/* The wire form is made here, off the loop; a hit has it already. */
 	if (job->json == NULL) {
@@ -709,7 +786,7 @@ out:
 			(void)eng_result_new_problem(job->name, VIGIL_R_IO,
 			    "out of memory", &job->res);
 		if (job->res != NULL)
-			job->json = eng_result_json(job->res);
+			job->json = eng_result_json_ex(job->res, 1);
 	}
 	job->seconds = vg_now() - t0;
 }
@@ -810,6 +887,7 @@ static void	cycle_kick(struct srv *, int now);
 static void	drain_check(struct srv *);
 static void	bucket_job_answered(struct srv *, struct job *);
 static void	bucket_tick(struct srv *);
+static void	quarantine_job(struct srv *, struct job *);
 static void	bucket_cycle_done(struct srv *, struct cycle *, int);
 static void	audit_bscan(struct srv *, int64_t, const char *,
 		    const char *);
@@ -1026,6 +1104,8 @@ job_answer(struct srv *srv, struct job *job, int stored)
 	verdict = job->res != NULL ? job->res->verdict : job->verdict;
 	if (job->bjob != 0)
 		bucket_job_answered(srv, job);
+	if (stored && verdict == VIGIL_FLAGGED)
+		quarantine_job(srv, job);
 	if (job->kind == JOB_OBJECT) {
 		if (stored && job->bjob != 0)
 			vg_log_debug("bucket scan %lld: %s/%s: %s%s",
@@ -1376,8 +1456,15 @@ lister_run(void *arg, void *state)
 	struct srv	*srv = p->srv;
 
 	(void)state;
-	p->err = srv->src->list(srv->src_state, p->bucket, p->prefix,
-	    p->after, LIST_PAGE, &p->l);
+	const struct source_backend	*be;
+	void				*st;
+
+	const struct vg_bucket		*bc = vg_config_bucket(srv->cfg,
+					    p->bucket);
+
+	srv_source(srv, p->bucket, &be, &st);
+	p->err = be->list(st, p->bucket, p->prefix, p->after, bc != NULL ?
+	    (size_t)bc->list_page : LIST_PAGE, &p->l);
 }
 
 static const struct srv_workq_ops lister_ops = {
@@ -1790,6 +1877,201 @@ bucket_start(struct srv *srv)
 	return schedules_start(srv);
 }
 
+/* Quarantine ------------------------------------------------------------ */
+
+static void
+qtask_free(struct qtask *t)
+{
+	if (t == NULL)
+		return;
+	vg_free(t->bucket);
+	vg_free(t->key);
+	vg_free(t->memo);
+	vg_free(t->qbucket);
+	vg_free(t->actor);
+	vg_free(t);
+}
+
+/* Where a move takes objects of bucket. */
+static const char *
+qbucket_of(const struct vg_config *cfg, const char *bucket, char *buf,
+    size_t len)
+{
+	const struct vg_bucket	*b = vg_config_bucket(cfg, bucket);
+
+	if (b != NULL && *b->quarantine_bucket != '\0')
+		return b->quarantine_bucket;
+	snprintf(buf, len, "%s-quarantine", bucket);
+	return buf;
+}
+
+/*
+ * The quarantine thread: each action of a task through the bucket's
+ * source, recorded (pending before, so the ObjectRemoved that a move
+ * causes is not taken for a deletion; applied, undone or failed after)
+ * and audited.  Network calls happen here, never on the loop.
+ */
+static void
+qtask_run(void *arg, void *state)
+{
+	struct qtask			*t = arg;
+	struct srv			*srv = t->srv;
+	const struct source_backend	*be;
+	void				*bst;
+	char				 err[300], subj[1100], *memo;
+	enum vigil_err			 rc;
+	json_t				*d;
+
+	(void)state;
+	srv_source(srv, t->bucket, &be, &bst);
+	snprintf(subj, sizeof(subj), "%s/%s", t->bucket, t->key);
+	/* Tag and lock the object where it is, then move it. */
+	for (size_t ai = 0; ai < 3; ai++) {
+		unsigned	 a = (const unsigned[]){ VG_Q_TAG, VG_Q_PRIVATE,
+				    VG_Q_MOVE }[ai];
+		const char	*name = vg_quarantine_action_name(a);
+
+		if ((t->actions & a) == 0)
+			continue;
+		*err = '\0';
+		memo = NULL;
+		if (be->action == NULL) {
+			snprintf(err, sizeof(err), "the %s source has no "
+			    "quarantine actions", be->name);
+			rc = VIGIL_E_UNSUPPORTED;
+		} else {
+			if (!t->undo) {
+				store_lock(srv);
+				(void)bscan_q_put(srv->bs, t->bucket, t->key,
+				    name, "pending", NULL, t->qbucket, NULL,
+				    wallclock());
+				store_unlock(srv);
+			}
+			rc = be->action(bst, t->bucket, t->key, a, t->undo,
+			    t->qbucket, t->memo, &memo, err, sizeof(err));
+		}
+		if (rc != VIGIL_OK)
+			vg_log_warnx("quarantine %s%s of %s: %s", t->undo ?
+			    "undo " : "", name, subj, err);
+		else
+			vg_log_info("quarantine: %s%s %s", t->undo ? "undid " :
+			    "", name, subj);
+		d = json_pack("{ss ss sb ss? ss?}", "action", name, "bucket",
+		    t->bucket, "undo", t->undo, "quarantine_bucket",
+		    a == VG_Q_MOVE ? t->qbucket : NULL, "error",
+		    rc == VIGIL_OK ? NULL : err);
+		store_lock(srv);
+		(void)bscan_q_put(srv->bs, t->bucket, t->key, name,
+		    rc != VIGIL_OK ? (t->undo ? "applied" : "failed") :
+		    t->undo ? "undone" : "applied", memo, t->qbucket,
+		    rc == VIGIL_OK ? NULL : err, wallclock());
+		(void)review_audit(srv->rv, t->actor, t->undo ?
+		    "quarantine.undo" : "quarantine", subj, NULL, d,
+		    wallclock());
+		store_unlock(srv);
+		json_decref(d);
+		vg_free(memo);
+	}
+}
+
+static const struct srv_workq_ops qwq_ops = {
+	.run = qtask_run,
+};
+
+static void
+on_qdone(evutil_socket_t fd, short what, void *arg)
+{
+	struct srv	*srv = arg;
+	void		*t;
+
+	(void)fd;
+	(void)what;
+	while (srv_workq_done(srv->qwq, &t, 1) == 1)
+		qtask_free(t);
+}
+
+static void
+qtask_push(struct srv *srv, const char *bucket, const char *key,
+    unsigned actions, int undo, const char *memo, const char *qbucket,
+    const char *actor)
+{
+	struct qtask	*t;
+
+	if ((t = vg_calloc(1, sizeof(*t))) == NULL)
+		goto fail;
+	t->srv = srv;
+	t->actions = actions;
+	t->undo = undo;
+	if ((t->bucket = vg_strdup(bucket)) == NULL ||
+	    (t->key = vg_strdup(key)) == NULL ||
+	    (t->qbucket = vg_strdup(qbucket)) == NULL ||
+	    (t->actor = vg_strdup(actor)) == NULL ||
+	    (memo != NULL && (t->memo = vg_strdup(memo)) == NULL) ||
+	    srv_workq_push(srv->qwq, t) != VIGIL_OK)
+		goto fail;
+	return;
+fail:
+	vg_log_warnx("quarantine of %s/%s not queued", bucket, key);
+	qtask_free(t);
+}
+
+/* After a flagged bucket object's verdict is stored (loop). */
+static void
+quarantine_job(struct srv *srv, struct job *job)
+{
+	unsigned	 actions = 0;
+	json_t		*hold = NULL, *m;
+	char		 qb[300];
+	size_t		 i;
+
+	if (srv->cfg->nquarantine == 0 || job->kind != JOB_OBJECT)
+		return;
+	if (job->res != NULL)
+		for (i = 0; i < job->res->nmatches; i++)
+			actions |= vg_config_quarantine(srv->cfg,
+			    job->res->matches[i].clause,
+			    (int)job->res->matches[i].severity);
+	else if (job->json != NULL &&
+	    (hold = json_loads(job->json, 0, NULL)) != NULL)
+		json_array_foreach(json_object_get(hold, "matches"), i, m)
+			actions |= vg_config_quarantine(srv->cfg,
+			    json_string_value(json_object_get(m, "clause")) ?
+			    json_string_value(json_object_get(m, "clause")) :
+			    "", (int)eng_severity_parse(json_string_value(
+			    json_object_get(m, "severity"))));
+	json_decref(hold);
+	if (actions != 0)
+		qtask_push(srv, job->item.bucket, job->item.key, actions, 0,
+		    NULL, qbucket_of(srv->cfg, job->item.bucket, qb,
+		    sizeof(qb)), "policy");
+}
+
+void
+srv_quarantine_undo(struct srv *srv, int64_t review, const char *actor)
+{
+	struct bscan_q	*x;
+	size_t		 n;
+
+	store_lock(srv);
+	if (bscan_q_for_review(srv->bs, review, &x, &n) != VIGIL_OK) {
+		store_unlock(srv);
+		return;
+	}
+	store_unlock(srv);
+	for (size_t i = 0; i < n; i++) {
+		unsigned a = 0;
+
+		for (unsigned k = 1; k <= VG_Q_PRIVATE; k <<= 1)
+			if (strcmp(vg_quarantine_action_name(k),
+			    x[i].action) == 0)
+				a = k;
+		if (a != 0)
+			qtask_push(srv, x[i].bucket, x[i].key, a, 1, x[i].memo,
+			    x[i].qbucket != NULL ? x[i].qbucket : "", actor);
+	}
+	bscan_q_free(x, n);
+}
+
 /* Events: intake and group commit ------------------------------------- */
 
 char *
@@ -1863,7 +2145,9 @@ intake_apply(struct srv *srv, struct intake *in)
 			if ((rc = store_inbox_cancel(srv->st, e->bucket, e->key,
 			    &n)) == VIGIL_OK)
 				can += (uint64_t)n;
-			if (rc == VIGIL_OK)
+			/* Our own quarantine move is not a deletion. */
+			if (rc == VIGIL_OK && !bscan_q_moved(srv->bs,
+			    e->bucket, e->key))
 				rc = review_removed(srv->rv, e->bucket, e->key,
 				    wallclock());
 			continue;
@@ -2933,7 +3217,8 @@ recover_inbox(struct srv *srv)
 			    "the scanner crashed on this object twice",
 			    &job->res);
 		}
-		json = job->res != NULL ? eng_result_json(job->res) : NULL;
+		json = job->res != NULL ? eng_result_json_ex(job->res, 1) :
+		    NULL;
 		if (json != NULL) {
 			srv->m.scans[job->res->verdict]++;
 			store_lock(srv);
@@ -2959,6 +3244,12 @@ worker_count(const struct vg_config *cfg)
 		return (unsigned)cfg->workers;
 	n = sysconf(_SC_NPROCESSORS_ONLN);
 	return n > 0 ? (unsigned)n : 1;
+}
+
+static void
+drop_qtask(void *arg)
+{
+	qtask_free(arg);
 }
 
 static void
@@ -3027,6 +3318,8 @@ srv_main(const struct vg_config *cfg)
 		vg_log_warn("buckets %s", cfg->buckets);
 		goto out;
 	}
+	if (sources_open(srv) == -1)
+		goto out;
 	if ((rc = eng_ruleset_compile(cfg->rules, ENG_MODE_AUTO, &srv->rs,
 	    &d)) != VIGIL_OK) {
 		if (d.line > 0)
@@ -3087,7 +3380,8 @@ srv_main(const struct vg_config *cfg)
 	}
 	if ((rc = srv_workq_new(&writer_ops, srv, 1, 1, &srv->wr)) !=
 	    VIGIL_OK || (rc = srv_workq_new(&lister_ops, srv, 1, MAX_BJOBS,
-	    &srv->lister)) != VIGIL_OK) {
+	    &srv->lister)) != VIGIL_OK || (rc = srv_workq_new(&qwq_ops, srv,
+	    1, 100000, &srv->qwq)) != VIGIL_OK) {
 		vg_log_warnx("store writer: %s", vigil_strerror(rc));
 		goto out;
 	}
@@ -3100,6 +3394,8 @@ srv_main(const struct vg_config *cfg)
 	srv->ev_lister = event_new(srv->base, srv_workq_fd(srv->lister),
 	    EV_READ | EV_PERSIST, on_lister_done, srv);
 	srv->ev_throttle = evtimer_new(srv->base, on_throttle, srv);
+	srv->ev_qdone = event_new(srv->base, srv_workq_fd(srv->qwq),
+	    EV_READ | EV_PERSIST, on_qdone, srv);
 	srv->ev_reload = event_new(srv->base, srv->reload.efd,
 	    EV_READ | EV_PERSIST, on_reload_done, srv);
 	srv->ev_commit = evtimer_new(srv->base, on_commit, srv);
@@ -3110,6 +3406,7 @@ srv_main(const struct vg_config *cfg)
 		    srv);
 	if (srv->ev_done == NULL || srv->ev_reload == NULL ||
 	    srv->ev_lister == NULL || srv->ev_throttle == NULL ||
+	    srv->ev_qdone == NULL ||
 	    srv->ev_wrdone == NULL ||
 	    srv->ev_commit == NULL || srv->ev_drain == NULL ||
 	    srv->ev_tick == NULL || srv->ev_sig[0] == NULL ||
@@ -3117,6 +3414,7 @@ srv_main(const struct vg_config *cfg)
 		goto out;
 	event_add(srv->ev_done, NULL);
 	event_add(srv->ev_lister, NULL);
+	event_add(srv->ev_qdone, NULL);
 	event_add(srv->ev_wrdone, NULL);
 	event_add(srv->ev_reload, NULL);
 	event_add(srv->ev_tick, &(struct timeval){ 1, 0 });
@@ -3163,6 +3461,10 @@ out:
 		reply_error(srv->reload.waiters[i], 503, "shutting down");
 	srv_workq_free(srv->wq, drop_job);
 	srv_workq_free(srv->lister, drop_page);
+	/* Waits for the action in progress; the others are dropped. */
+	srv_workq_free(srv->qwq, drop_qtask);
+	if (srv->ev_qdone != NULL)
+		event_free(srv->ev_qdone);
 	if (srv->ev_lister != NULL)
 		event_free(srv->ev_lister);
 	if (srv->ev_throttle != NULL)
@@ -3208,6 +3510,9 @@ out:
 		eng_ruleset_unref(srv->rs);
 	if (srv->src != NULL && srv->src_state != NULL)
 		srv->src->close(srv->src_state);
+	for (size_t i = 0; i < srv->nbinds; i++)
+		srv->binds[i].be->close(srv->binds[i].state);
+	vg_free(srv->binds);
 	for (size_t i = 0; srv->acct_map != NULL && srv->acct_map[i]; i++)
 		vg_free(srv->acct_map[i]);
 	vg_free(srv->acct_map);

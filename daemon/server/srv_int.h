@@ -54,6 +54,9 @@ enum vigil_err	srv_bscan_start(struct srv *, const char *bucket,
 		    size_t whylen);
 /* VIGIL_E_NOTFOUND, or VIGIL_E_LIMIT: not running. */
 enum vigil_err	srv_bscan_cancel(struct srv *, int64_t id, const char *actor);
+/* Undoes the quarantine actions on review item's objects (a dismissal). */
+void		srv_quarantine_undo(struct srv *, int64_t review,
+		    const char *actor);
 /* The bucket scan store with the store locked; srv_review_drop() after. */
 struct bscan	*srv_bscan(struct srv *);
 

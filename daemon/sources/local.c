@@ -14,8 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
+#include "vigil/config.h"
 #include "vigil/core.h"
 #include "vigil/sources.h"
 
@@ -274,6 +276,134 @@ local_list(void *state, const char *bucket, const char *prefix,
 	return err;
 }
 
+/* Like walk_dirs(), creating missing directories (mode 0750). */
+static enum vigil_err
+make_dirs(struct local *l, const char *bucket, const char *key,
+    const char **leaf, int *dirfd)
+{
+	const char	*p, *slash;
+	char		 comp[1025];
+	int		 fd, nfd;
+
+	if (mkdirat(l->rootfd, bucket, 0750) == -1 && errno != EEXIST)
+		return errno_err();
+	if ((fd = openat(l->rootfd, bucket, O_RDONLY | O_DIRECTORY |
+	    O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return errno_err();
+	for (p = key; (slash = strchr(p, '/')) != NULL; p = slash + 1) {
+		memcpy(comp, p, (size_t)(slash - p));
+		comp[slash - p] = '\0';
+		if (mkdirat(fd, comp, 0750) == -1 && errno != EEXIST) {
+			close(fd);
+			return errno_err();
+		}
+		nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC);
+		close(fd);
+		if (nfd == -1)
+			return errno_err();
+		fd = nfd;
+	}
+	*leaf = p;
+	*dirfd = fd;
+	return VIGIL_OK;
+}
+
+/* Moves bucket/key to qbucket/key (or back when undo). */
+static enum vigil_err
+local_move(struct local *l, const char *bucket, const char *key,
+    const char *qbucket, int undo, char *err, size_t errlen)
+{
+	const char	*from = undo ? qbucket : bucket, *to = undo ? bucket :
+			    qbucket, *fl, *tl;
+	enum vigil_err	 rc;
+	int		 fd1, fd2;
+
+	if ((rc = walk_dirs(l, from, key, &fl, &fd1)) != VIGIL_OK) {
+		snprintf(err, errlen, "%s/%s: %s", from, key, strerror(errno));
+		return rc;
+	}
+	if ((rc = make_dirs(l, to, key, &tl, &fd2)) != VIGIL_OK) {
+		snprintf(err, errlen, "%s/%s: %s", to, key, strerror(errno));
+		close(fd1);
+		return rc;
+	}
+	if (renameat(fd1, fl, fd2, tl) == -1) {
+		snprintf(err, errlen, "moving %s/%s to %s: %s", from, key, to,
+		    strerror(errno));
+		rc = errno_err();
+	}
+	close(fd1);
+	close(fd2);
+	return rc;
+}
+
+/*
+ * The local store's quarantine: tag = user.vigil-verdict xattr, move =
+ * rename into a quarantine directory beside the bucket, private = no read
+ * for group and others (the memo keeps the old mode).
+ */
+static enum vigil_err
+local_action(void *state, const char *bucket, const char *key,
+    unsigned action, int undo, const char *qbucket, const char *memo_in,
+    char **memo, char *err, size_t errlen)
+{
+	struct local	*l = state;
+	struct stat	 st;
+	const char	*leaf, *b = bucket;
+	enum vigil_err	 rc;
+	char		 m[32];
+	int		 dfd, fd;
+
+	*memo = NULL;
+	if (!source_bucket_valid(bucket) || !source_bucket_valid(qbucket) ||
+	    !source_key_valid(key, strlen(key)))
+		return VIGIL_E_INVAL;
+	if (action == VG_Q_MOVE)
+		return local_move(l, bucket, key, qbucket, undo, err, errlen);
+	if ((rc = walk_dirs(l, b, key, &leaf, &dfd)) != VIGIL_OK) {
+		snprintf(err, errlen, "%s/%s: %s", b, key, strerror(errno));
+		return rc;
+	}
+	fd = openat(dfd, leaf, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	close(dfd);
+	if (fd == -1 || fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s/%s: %s", b, key, fd == -1 ?
+		    strerror(errno) : "not a regular file");
+		if (fd != -1)
+			close(fd);
+		return fd == -1 ? errno_err() : VIGIL_E_UNSUPPORTED;
+	}
+	rc = VIGIL_OK;
+	if (action == VG_Q_TAG) {
+		if (undo ? fremovexattr(fd, "user.vigil-verdict") == -1 &&
+		    errno != ENODATA : fsetxattr(fd, "user.vigil-verdict",
+		    "flagged", 7, 0) == -1) {
+			snprintf(err, errlen, "%s/%s: xattr: %s", b, key,
+			    strerror(errno));
+			rc = VIGIL_E_IO;
+		}
+	} else if (action == VG_Q_PRIVATE) {
+		mode_t mode = st.st_mode & 07777;
+
+		if (undo && memo_in != NULL)
+			mode = (mode_t)strtoul(memo_in, NULL, 8);
+		else if (!undo) {
+			snprintf(m, sizeof(m), "%o", (unsigned)mode);
+			*memo = vg_strdup(m);
+			mode &= (mode_t)~(S_IRWXG | S_IRWXO);
+		}
+		if (fchmod(fd, mode) == -1) {
+			snprintf(err, errlen, "%s/%s: chmod: %s", b, key,
+			    strerror(errno));
+			rc = VIGIL_E_IO;
+		}
+	} else
+		rc = VIGIL_E_UNSUPPORTED;
+	close(fd);
+	return rc;
+}
+
 static void
 local_close(void *state)
 {
@@ -290,5 +420,6 @@ const struct source_backend source_local = {
 	.open = local_open,
 	.object = local_object,
 	.list = local_list,
+	.action = local_action,
 	.close = local_close,
 };

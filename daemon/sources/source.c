@@ -8,9 +8,11 @@
 #include "vigil/sources.h"
 
 extern const struct source_backend source_local;
+extern const struct source_backend source_s3;
 
 static const struct source_backend *const backends[] = {
 	&source_local,
+	&source_s3,
 };
 
 const struct source_backend *

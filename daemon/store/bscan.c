@@ -37,7 +37,7 @@ enum {
 	B_CREATE, B_RUNNING, B_CANCEL, B_CANCEL_ITEMS, B_ITEM_ADD, B_CURSOR,
 	B_PENDING, B_RUN, B_CACHE, B_SKIP, B_FINISH, B_COUNT,
 	B_RELEASE, B_RECOVER, B_OUTSTANDING, B_DONE, B_FAIL, B_OBJ_PUT,
-	B_SCHED_GET, B_SCHED_SET, B_STATE,
+	B_SCHED_GET, B_SCHED_SET, B_STATE, B_Q_PUT, B_Q_MOVED, B_Q_REVIEW,
 	B__COUNT
 };
 
@@ -89,6 +89,17 @@ static const char *const sql[B__COUNT] = {
 	[B_SCHED_SET] = "INSERT INTO schedules (bucket, last_run) VALUES "
 	    "(?1, ?2) ON CONFLICT (bucket) DO UPDATE SET last_run = ?2",
 	[B_STATE] = "SELECT state FROM bscan_jobs WHERE id = ?1",
+	[B_Q_PUT] = "INSERT INTO quarantine (bucket, key, action, state, memo, "
+	    "qbucket, error, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON "
+	    "CONFLICT (bucket, key, action) DO UPDATE SET state = ?4, "
+	    "memo = coalesce(?5, memo), qbucket = coalesce(?6, qbucket), "
+	    "error = ?7, at = ?8",
+	[B_Q_MOVED] = "SELECT 1 FROM quarantine WHERE bucket = ?1 AND "
+	    "key = ?2 AND action = 'move' AND state IN ('pending', 'applied')",
+	[B_Q_REVIEW] = "SELECT q.bucket, q.key, q.action, q.memo, q.qbucket "
+	    "FROM quarantine q WHERE q.state = 'applied' AND EXISTS (SELECT 1 "
+	    "FROM findings f WHERE f.review = ?1 AND f.bucket = q.bucket AND "
+	    "f.key = q.key) ORDER BY q.bucket, q.key, q.action",
 };
 
 struct bscan {
@@ -687,4 +698,86 @@ bscan_schedule_set(struct bscan *b, const char *bucket, double last)
 	bind_str(s, 1, bucket);
 	sqlite3_bind_double(s, 2, last);
 	return run(b, B_SCHED_SET);
+}
+
+/* Quarantine ------------------------------------------------------------- */
+
+enum vigil_err
+bscan_q_put(struct bscan *b, const char *bucket, const char *key,
+    const char *action, const char *state, const char *memo,
+    const char *qbucket, const char *error, double now)
+{
+	sqlite3_stmt	*s = q(b, B_Q_PUT);
+
+	bind_str(s, 1, bucket);
+	bind_str(s, 2, key);
+	bind_str(s, 3, action);
+	bind_str(s, 4, state);
+	bind_str(s, 5, memo);
+	bind_str(s, 6, qbucket);
+	bind_str(s, 7, error);
+	sqlite3_bind_double(s, 8, now);
+	return run(b, B_Q_PUT);
+}
+
+int
+bscan_q_moved(struct bscan *b, const char *bucket, const char *key)
+{
+	sqlite3_stmt	*s = q(b, B_Q_MOVED);
+	int		 rc;
+
+	bind_str(s, 1, bucket);
+	bind_str(s, 2, key);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	return rc == SQLITE_ROW;
+}
+
+void
+bscan_q_free(struct bscan_q *x, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		vg_free(x[i].bucket);
+		vg_free(x[i].key);
+		vg_free(x[i].action);
+		vg_free(x[i].memo);
+		vg_free(x[i].qbucket);
+	}
+	vg_free(x);
+}
+
+enum vigil_err
+bscan_q_for_review(struct bscan *b, int64_t review, struct bscan_q **out,
+    size_t *np)
+{
+	sqlite3_stmt	*s = q(b, B_Q_REVIEW);
+	struct bscan_q	*x = NULL, *nx;
+	size_t		 n = 0;
+	int		 rc;
+
+	*out = NULL;
+	*np = 0;
+	sqlite3_bind_int64(s, 1, review);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if ((nx = vg_reallocarray(x, n + 1, sizeof(*x))) == NULL) {
+			sqlite3_reset(s);
+			bscan_q_free(x, n);
+			return VIGIL_E_NOMEM;
+		}
+		x = nx;
+		x[n].bucket = col_dup(s, 0);
+		x[n].key = col_dup(s, 1);
+		x[n].action = col_dup(s, 2);
+		x[n].memo = col_dup(s, 3);
+		x[n].qbucket = col_dup(s, 4);
+		n++;
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		bscan_q_free(x, n);
+		return fail(b, "quarantine");
+	}
+	*out = x;
+	*np = n;
+	return VIGIL_OK;
 }

@@ -197,6 +197,11 @@ static const char *const migrations[] = {
 	"CREATE INDEX bscan_items_state ON bscan_items (job, state, id);"
 	"CREATE TABLE schedules ("
 	"  bucket TEXT PRIMARY KEY, last_run REAL NOT NULL);",
+	/* 4: quarantine actions applied to flagged objects. */
+	"CREATE TABLE quarantine ("
+	"  bucket TEXT NOT NULL, key TEXT NOT NULL, action TEXT NOT NULL,"
+	"  state TEXT NOT NULL, memo TEXT, qbucket TEXT, error TEXT,"
+	"  at REAL NOT NULL, PRIMARY KEY (bucket, key, action));",
 };
 
 #define NMIGRATIONS (int)(sizeof(migrations) / sizeof(migrations[0]))

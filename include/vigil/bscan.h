@@ -107,6 +107,25 @@ enum vigil_err	bscan_object_put(struct bscan *, const char *bucket,
 		    double mtime, const char *sha256, const char *ruleset,
 		    const char *verdict, const char *account, double now);
 
+/* Quarantine ----------------------------------------------------------- */
+
+/* One action on one object: state pending, applied, undone or failed. */
+struct bscan_q {
+	char		*bucket, *key, *action, *memo, *qbucket;
+};
+
+enum vigil_err	bscan_q_put(struct bscan *, const char *bucket,
+		    const char *key, const char *action, const char *state,
+		    const char *memo, const char *qbucket, const char *error,
+		    double now);
+/* Whether bucket/key was moved away by quarantine (pending or applied). */
+int		bscan_q_moved(struct bscan *, const char *bucket,
+		    const char *key);
+/* Actions applied to the objects of review item's findings. */
+enum vigil_err	bscan_q_for_review(struct bscan *, int64_t review,
+		    struct bscan_q **out, size_t *n);
+void		bscan_q_free(struct bscan_q *, size_t n);
+
 /* Schedules ------------------------------------------------------------ */
 
 /* When bucket's schedule last ran (0 if never: VIGIL_E_NOTFOUND). */

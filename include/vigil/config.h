@@ -59,6 +59,7 @@ struct vg_bucket {
 	char		*quarantine_bucket;	/* s3: copy flagged here */
 	char		*account;	/* bucket scans' default account */
 	uint64_t	 max_objects_per_s, max_bytes_per_s;	/* 0: none */
+	uint64_t	 list_page;	/* keys per listing request */
 };
 
 /* Where the account behind a bucket object comes from. */
@@ -110,6 +111,9 @@ struct vg_config {
 	int		 excerpt;	/* enum vg_excerpt */
 	uint64_t	 audit_retention_days;
 	struct vg_strs	 webhooks;	/* "URL [SECRET]" */
+	struct vg_strs	 quarantine_s;	/* "SELECTOR ACTION[,ACTION]" */
+	struct vg_quarantine *quarantine;
+	size_t		 nquarantine;
 	uint64_t	 webhook_timeout;
 	uint64_t	 webhook_backoff_max;
 	uint64_t	 feed_poll_max;
@@ -117,6 +121,25 @@ struct vg_config {
 	struct vg_bucket *buckets_cfg;
 	size_t		 nbuckets;
 };
+
+/* Quarantine actions, applied to a flagged bucket object. */
+enum {
+	VG_Q_TAG = 1 << 0,	/* tag it vigil-verdict=flagged */
+	VG_Q_MOVE = 1 << 1,	/* move it to the quarantine bucket */
+	VG_Q_PRIVATE = 1 << 2,	/* revoke public read */
+};
+
+/* A quarantine rule: findings of clause (-1 any) at severity >= min. */
+struct vg_quarantine {
+	int		 clause;	/* index in clause order, or -1 */
+	int		 min_severity;	/* enum eng_severity, or -1 */
+	unsigned	 actions;
+};
+
+/* The actions quarantine rules give a finding, as VG_Q_* bits. */
+unsigned	vg_config_quarantine(const struct vg_config *,
+		    const char *clause, int severity);
+const char	*vg_quarantine_action_name(unsigned action);
 
 enum vg_excerpt {
 	VG_EXCERPT_CONTEXT = 0,	/* bytes around the match */

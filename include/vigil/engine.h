@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "vigil/vigil.h"
 
@@ -150,6 +151,27 @@ enum vigil_err	eng_scan_fd_digest(struct eng_scanner *, struct eng_ruleset *,
 		    int fd, const char *name, const struct vigil_limits *,
 		    const char *sha256, struct eng_result **out);
 /*
+ * An object read through callbacks rather than an fd (an object store):
+ * read streams it from the start (bytes, 0 at the end, -1 on an error
+ * that error() describes); pread, if not NULL, reads any range of its
+ * size bytes, so seekable formats (zip's central directory, 7z) are read
+ * by ranges instead of being spooled.  Callbacks run on the scanning
+ * thread.
+ */
+struct eng_reader {
+	void		*arg;
+	ssize_t		(*read)(void *arg, void *buf, size_t n);
+	ssize_t		(*pread)(void *arg, void *buf, size_t n, uint64_t off);
+	uint64_t	 size;
+	const char	*(*error)(void *arg);
+};
+
+/* eng_scan_fd() for an eng_reader.  The SHA-256 is of the bytes read. */
+enum vigil_err	eng_scan_reader(struct eng_scanner *, struct eng_ruleset *,
+		    const struct eng_reader *, const char *name,
+		    const struct vigil_limits *, struct eng_result **out);
+
+/*
  * A result for an object that could not be opened at all: verdict "error"
  * (reason io) or "unscannable" (reason unsupported, e.g. a FIFO).
  */
@@ -159,6 +181,12 @@ void		eng_result_free(struct eng_result *);
 
 /* The result as one line of JSON (no newline); free with vg_free(). */
 char		*eng_result_json(const struct eng_result *);
+/*
+ * The same, with details: each problem that has one gains "detail" (why,
+ * in words: "HEAD b/k: 403 AccessDenied").  The daemon stores and serves
+ * this form; `vigil scan --json` prints the exact one above.
+ */
+char		*eng_result_json_ex(const struct eng_result *, int details);
 /* The result as one clamscan-like text line (no newline); vg_free(). */
 char		*eng_result_text(const struct eng_result *);
 

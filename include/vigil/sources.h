@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vigil/engine.h"
 #include "vigil/vigil.h"
 
 struct source_listing {
@@ -30,7 +31,19 @@ struct source_stat {
 	uint64_t	size;
 	double		mtime;		/* unix time, 0 if unknown */
 	char		etag[80];	/* "" if none (local files) */
+	char		error[256];	/* why opening failed, if it says */
 };
+
+/*
+ * An object opened as a stream with ranged reads (an object store): rd
+ * goes to eng_scan_reader(); close() ends it, whether read in full or not.
+ */
+struct source_reader {
+	struct eng_reader	 rd;
+	void			(*close)(struct source_reader *);
+};
+
+struct vg_bucket;
 
 struct source_backend {
 	const char	*name;
@@ -45,6 +58,13 @@ struct source_backend {
 	enum vigil_err	(*object)(void *state, const char *bucket,
 			    const char *key, int *fd, struct source_stat *st);
 	/*
+	 * If not NULL, objects are read this way instead (any thread):
+	 * VIGIL_E_NOTFOUND, VIGIL_E_PERM or VIGIL_E_IO with st->error set.
+	 */
+	enum vigil_err	(*reader)(void *state, const char *bucket,
+			    const char *key, struct source_reader **,
+			    struct source_stat *st);
+	/*
 	 * One page of a bucket's keys that start with prefix (NULL or ""
 	 * for all), those sorting after `after` (NULL or "" for the first
 	 * page), at most max.  Free with source_listing_free().
@@ -52,11 +72,28 @@ struct source_backend {
 	enum vigil_err	(*list)(void *state, const char *bucket,
 			    const char *prefix, const char *after, size_t max,
 			    struct source_listing *out);
+	/*
+	 * A quarantine action (VG_Q_TAG, VG_Q_MOVE, VG_Q_PRIVATE of
+	 * config.h) on an object, or its undo.  Applying returns in *memo
+	 * (new, vg_free) what undoing needs (former tags, mode, ACL); undo
+	 * gets it back.  qbucket: where a move goes.  err says why on failure.
+	 * NULL if the backend has none.
+	 */
+	enum vigil_err	(*action)(void *state, const char *bucket,
+			    const char *key, unsigned action, int undo,
+			    const char *qbucket, const char *memo_in,
+			    char **memo, char *err, size_t errlen);
 	void		(*close)(void *state);
 };
 
-/* The backend called name ("local"), or NULL. */
+/* The backend called name ("local", "s3"), or NULL. */
 const struct source_backend *source_backend_find(const char *name);
+/*
+ * Opens the S3 source of a [bucket] section (its open() takes no root):
+ * VIGIL_E_INVAL with err set if the endpoint or credentials are unusable.
+ */
+enum vigil_err	source_s3_open(const struct vg_bucket *, void **state,
+		    char *err, size_t errlen);
 void		source_listing_free(struct source_listing *);
 
 /*

@@ -9,10 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "vigil/config.h"
 #include "vigil/core.h"
 #include "vigil/sources.h"
 
@@ -118,12 +120,75 @@ test_object_and_list(void **state)
 	assert_int_equal(system(path), 0);
 }
 
+/* Quarantine on the local store: xattr tag, no-read mode, move; undo. */
+static void
+test_quarantine(void **state)
+{
+	const struct source_backend	*be = source_backend_find("local");
+	char				 root[] = "/tmp/vigil-test-qXXXXXX";
+	char				 path[512], err[256], *memo = NULL;
+	char				*pmemo = NULL;
+	void				*st;
+	struct stat			 sb;
+	char				 v[16];
+
+	(void)state;
+	assert_non_null(mkdtemp(root));
+	snprintf(path, sizeof(path), "mkdir -p '%s/b/d' && printf x > "
+	    "'%s/b/d/f' && chmod 644 '%s/b/d/f'", root, root, root);
+	assert_int_equal(system(path), 0);
+	assert_int_equal(be->open(root, &st), VIGIL_OK);
+	snprintf(path, sizeof(path), "%s/b/d/f", root);
+
+	if (be->action(st, "b", "d/f", VG_Q_TAG, 0, "q", NULL, &memo, err,
+	    sizeof(err)) == VIGIL_OK) {
+		assert_int_equal(getxattr(path, "user.vigil-verdict", v,
+		    sizeof(v)), 7);
+		assert_int_equal(be->action(st, "b", "d/f", VG_Q_TAG, 1, "q",
+		    NULL, &memo, err, sizeof(err)), VIGIL_OK);
+		assert_true(getxattr(path, "user.vigil-verdict", v,
+		    sizeof(v)) == -1);
+	} else	/* a filesystem without user xattrs says so */
+		assert_non_null(strstr(err, "xattr"));
+
+	assert_int_equal(be->action(st, "b", "d/f", VG_Q_PRIVATE, 0, "q",
+	    NULL, &pmemo, err, sizeof(err)), VIGIL_OK);
+	assert_string_equal(pmemo, "644");
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+
+	assert_int_equal(be->action(st, "b", "d/f", VG_Q_MOVE, 0, "q", NULL,
+	    &memo, err, sizeof(err)), VIGIL_OK);
+	assert_int_equal(access(path, F_OK), -1);
+	snprintf(path, sizeof(path), "%s/q/d/f", root);
+	assert_int_equal(access(path, F_OK), 0);
+	/* Nothing left to move: a clear error, not a crash. */
+	assert_int_not_equal(be->action(st, "b", "d/f", VG_Q_MOVE, 0, "q",
+	    NULL, &memo, err, sizeof(err)), VIGIL_OK);
+	assert_non_null(strstr(err, "b/d/f"));
+	assert_int_equal(be->action(st, "b", "d/f", VG_Q_MOVE, 1, "q", NULL,
+	    &memo, err, sizeof(err)), VIGIL_OK);
+	assert_int_equal(be->action(st, "b", "d/f", VG_Q_PRIVATE, 1, "q",
+	    pmemo, &memo, err, sizeof(err)), VIGIL_OK);
+	snprintf(path, sizeof(path), "%s/b/d/f", root);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0644);
+	/* Refused names never reach the filesystem. */
+	assert_int_equal(be->action(st, "b", "../x", VG_Q_MOVE, 0, "q", NULL,
+	    &memo, err, sizeof(err)), VIGIL_E_INVAL);
+	vg_free(pmemo);
+	be->close(st);
+	snprintf(path, sizeof(path), "rm -rf '%s'", root);
+	assert_int_equal(system(path), 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_key_valid),
 		cmocka_unit_test(test_object_and_list),
+		cmocka_unit_test(test_quarantine),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
