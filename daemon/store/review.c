@@ -1169,9 +1169,20 @@ review_decide(struct review *rv, int64_t id, const char *mod,
 static json_t *
 item_summary_row(sqlite3_stmt *s)
 {
-	return json_pack("{sI ss sb so so}",
+	double		 now = sqlite3_column_double(s, 8);
+	const char	*status;
+
+	if (sqlite3_column_type(s, 2) != SQLITE_NULL)
+		status = "decided";
+	else if (sqlite3_column_type(s, 5) != SQLITE_NULL &&
+	    sqlite3_column_double(s, 6) > now)
+		status = "claimed";
+	else
+		status = sqlite3_column_int(s, 7) ? "escalated" : "pending";
+	return json_pack("{sI ss ss sb so so}",
 	    "id", (json_int_t)sqlite3_column_int64(s, 0),
 	    "severity", sev_name(sqlite3_column_int(s, 1)),
+	    "status", status,
 	    "decided", sqlite3_column_type(s, 2) != SQLITE_NULL,
 	    "decision", jstr(col_str(s, 3)),
 	    "created", iso(sqlite3_column_double(s, 4)));
@@ -1191,9 +1202,10 @@ review_account(struct review *rv, const char *id, double now, json_t **out)
 		return rc;
 	f = select_array(rv, "SELECT " FINDING_COLS " FROM findings WHERE "
 	    "account = ?1 ORDER BY id DESC LIMIT 1000", 0, id, finding_json);
-	r = select_array(rv, "SELECT id, severity, decided, decision, created "
-	    "FROM review WHERE account = ?1 ORDER BY id", 0, id,
-	    item_summary_row);
+	r = select_array(rv, "SELECT id, severity, decided, decision, created, "
+	    "claimed_by, lease_until, escalated, (julianday('now') - "
+	    "2440587.5) * 86400.0 FROM "
+	    "review WHERE account = ?1 ORDER BY id", 0, id, item_summary_row);
 	h = select_array(rv, "SELECT id, at, type, account, review, data "
 	    "FROM feed WHERE account = ?1 ORDER BY id", 0, id, feed_row);
 	j = json_pack("{ss ss sI sI sI}", "id", id, "state", state, "score",
