@@ -150,7 +150,7 @@ struct qtask {
 struct bpage {
 	struct srv		*srv;
 	int64_t			 job;
-	char			*bucket, *prefix, *after;
+	char			*bucket, *prefix, *after, *token;
 	struct source_listing	 l;
 	enum vigil_err		 err;
 };
@@ -1445,6 +1445,7 @@ page_free(struct bpage *p)
 	vg_free(p->bucket);
 	vg_free(p->prefix);
 	vg_free(p->after);
+	vg_free(p->token);
 	vg_free(p);
 }
 
@@ -1463,8 +1464,8 @@ lister_run(void *arg, void *state)
 					    p->bucket);
 
 	srv_source(srv, p->bucket, &be, &st);
-	p->err = be->list(st, p->bucket, p->prefix, p->after, bc != NULL ?
-	    (size_t)bc->list_page : LIST_PAGE, &p->l);
+	p->err = be->list(st, p->bucket, p->prefix, p->after, p->token,
+	    bc != NULL ? (size_t)bc->list_page : LIST_PAGE, &p->l);
 }
 
 static const struct srv_workq_ops lister_ops = {
@@ -1487,7 +1488,9 @@ brun_list(struct srv *srv, struct brun *b)
 	if ((p->bucket = vg_strdup(b->j.bucket)) == NULL ||
 	    (p->prefix = vg_strdup(b->j.prefix)) == NULL ||
 	    (b->j.cursor != NULL && (p->after = vg_strdup(b->j.cursor)) ==
-	    NULL) || srv_workq_push(srv->lister, p) != VIGIL_OK) {
+	    NULL) || (b->j.token != NULL && (p->token =
+	    vg_strdup(b->j.token)) == NULL) ||
+	    srv_workq_push(srv->lister, p) != VIGIL_OK) {
 		page_free(p);
 		return;
 	}
@@ -1555,6 +1558,9 @@ bucket_cycle_done(struct srv *srv, struct cycle *c, int ok)
 					    p->l.keys[p->l.nkeys - 1]);
 				}
 				b->j.listed_all = !p->l.more;
+				vg_free(b->j.token);
+				b->j.token = p->l.token != NULL ?
+				    vg_strdup(p->l.token) : NULL;
 				b->outstanding += (int64_t)p->l.nkeys;
 				b->maybe = 1;
 			}

@@ -242,13 +242,15 @@ sort_listing(struct collect *c)
  */
 static enum vigil_err
 local_list(void *state, const char *bucket, const char *prefix,
-    const char *after, size_t max, struct source_listing *out)
+    const char *after, const char *token, size_t max,
+    struct source_listing *out)
 {
 	struct local	*l = state;
 	struct collect	 c;
 	enum vigil_err	 err;
 	int		 fd;
 
+	(void)token;	/* pages are found by key */
 	memset(out, 0, sizeof(*out));
 	memset(&c, 0, sizeof(c));
 	c.after = after && *after ? after : NULL;

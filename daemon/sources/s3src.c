@@ -310,7 +310,8 @@ s3src_reader(void *state, const char *bucket, const char *key,
 
 static enum vigil_err
 s3src_list(void *state, const char *bucket, const char *prefix,
-    const char *after, size_t max, struct source_listing *out)
+    const char *after, const char *token, size_t max,
+    struct source_listing *out)
 {
 	struct s3src		*s = state;
 	struct s3_client	*c;
@@ -328,8 +329,22 @@ s3src_list(void *state, const char *bucket, const char *prefix,
 	}
 	memset(&pg, 0, sizeof(pg));
 	memset(&st, 0, sizeof(st));
-	rc = s3_list(c, bucket, prefix && *prefix ? prefix : NULL, NULL,
-	    after && *after ? after : NULL, max, &pg, &st);
+	/* The continuation token, else (or if refused) the last key. */
+	if (token != NULL && *token != '\0') {
+		rc = s3_list(c, bucket, prefix && *prefix ? prefix : NULL,
+		    token, NULL, max, &pg, &st);
+		if (rc != VIGIL_OK && rc != VIGIL_E_NOTFOUND &&
+		    rc != VIGIL_E_PERM) {
+			vg_log_warnx("s3: listing %s with a continuation token: "
+			    "%s; going on after the last key", bucket, st.msg);
+			s3_page_free(&pg);
+			memset(&pg, 0, sizeof(pg));
+			token = NULL;
+		}
+	}
+	if (token == NULL || *token == '\0')
+		rc = s3_list(c, bucket, prefix && *prefix ? prefix : NULL,
+		    NULL, after && *after ? after : NULL, max, &pg, &st);
 	client_put(s, c);
 	if (rc != VIGIL_OK) {
 		vg_log_warnx("s3: listing %s: %s", bucket, st.msg);
@@ -353,6 +368,8 @@ s3src_list(void *state, const char *bucket, const char *prefix,
 		out->nkeys++;
 	}
 	out->more = pg.next_token != NULL;
+	out->token = pg.next_token;
+	pg.next_token = NULL;
 	s3_page_free(&pg);
 	return VIGIL_OK;
 }

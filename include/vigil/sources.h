@@ -67,10 +67,14 @@ struct source_backend {
 	/*
 	 * One page of a bucket's keys that start with prefix (NULL or ""
 	 * for all), those sorting after `after` (NULL or "" for the first
-	 * page), at most max.  Free with source_listing_free().
+	 * page), at most max.  token, if not NULL, is the previous page's
+	 * out->token (an S3 continuation token), used when the backend
+	 * still accepts it, with `after` as the fallback.  Free with
+	 * source_listing_free().
 	 */
 	enum vigil_err	(*list)(void *state, const char *bucket,
-			    const char *prefix, const char *after, size_t max,
+			    const char *prefix, const char *after,
+			    const char *token, size_t max,
 			    struct source_listing *out);
 	/*
 	 * A quarantine action (VG_Q_TAG, VG_Q_MOVE, VG_Q_PRIVATE of

@@ -221,6 +221,8 @@ class Run:
                  if b"list-type=2" in h]
         check(len(lists) >= 4, "%d listing requests for 7 keys, 2 a page"
               % len(lists))
+        check(any(b"continuation-token=" in h for h in lists),
+              "pages after the first not asked by continuation token")
         j2 = ts.wait_for(lambda: (lambda j: j if j["state"] != "running"
                                   else None)(ts.jhttp(
                                       self.d, "POST", "/v1/bucket-scans",

@@ -97,20 +97,20 @@ test_object_and_list(void **state)
 	assert_int_equal(be->object(st, "..", "secret", &fd, &sst),
 	    VIGIL_E_INVAL);
 
-	assert_int_equal(be->list(st, "b", NULL, NULL, 2, &l), VIGIL_OK);
+	assert_int_equal(be->list(st, "b", NULL, NULL, NULL, 2, &l), VIGIL_OK);
 	assert_int_equal(l.nkeys, 2);
 	assert_true(l.more);
 	assert_string_equal(l.keys[0], "d/two");
 	assert_int_equal(l.sizes[0], 2);
 	assert_string_equal(l.keys[1], "one");
 	source_listing_free(&l);
-	assert_int_equal(be->list(st, "b", NULL, "one", 2, &l), VIGIL_OK);
+	assert_int_equal(be->list(st, "b", NULL, "one", NULL, 2, &l), VIGIL_OK);
 	assert_int_equal(l.nkeys, 1);
 	assert_false(l.more);
 	assert_string_equal(l.keys[0], "three");
 	source_listing_free(&l);
 	/* A prefix keeps only the keys under it. */
-	assert_int_equal(be->list(st, "b", "d/", NULL, 10, &l), VIGIL_OK);
+	assert_int_equal(be->list(st, "b", "d/", NULL, NULL, 10, &l), VIGIL_OK);
 	assert_int_equal(l.nkeys, 1);
 	assert_string_equal(l.keys[0], "d/two");
 	source_listing_free(&l);
