@@ -32,6 +32,7 @@
 #include "vigil/store.h"
 
 #include "sqlite_int.h"
+#include "sqlq.h"
 
 enum {
 	B_CREATE, B_RUNNING, B_CANCEL, B_CANCEL_ITEMS, B_ITEM_ADD, B_CURSOR,
@@ -105,53 +106,30 @@ static const char *const sql[B__COUNT] = {
 struct bscan {
 	struct store	*st;
 	sqlite3		*db;
-	sqlite3_stmt	*q[B__COUNT];
+	struct sqlq	 sq;
 };
 
 static sqlite3_stmt *
 q(struct bscan *b, int which)
 {
-	sqlite3_reset(b->q[which]);
-	sqlite3_clear_bindings(b->q[which]);
-	return b->q[which];
+	return sqlq_get(&b->sq, which);
 }
 
 static enum vigil_err
 fail(struct bscan *b, const char *what)
 {
-	vg_log_warnx("bucket scans: %s: %s", what, sqlite3_errmsg(b->db));
-	return VIGIL_E_IO;
+	return sqlq_fail(&b->sq, what);
 }
 
 static enum vigil_err
 run(struct bscan *b, int which)
 {
-	int	rc = sqlite3_step(b->q[which]);
-
-	sqlite3_reset(b->q[which]);
-	return rc == SQLITE_DONE ? VIGIL_OK : fail(b, sql[which]);
+	return sqlq_run(&b->sq, which);
 }
 
-static void
-bind_str(sqlite3_stmt *s, int i, const char *v)
-{
-	if (v == NULL)
-		sqlite3_bind_null(s, i);
-	else
-		sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
-}
-
-static const char *
-col(sqlite3_stmt *s, int i)
-{
-	return (const char *)sqlite3_column_text(s, i);
-}
-
-static char *
-col_dup(sqlite3_stmt *s, int i)
-{
-	return col(s, i) != NULL ? vg_strdup(col(s, i)) : NULL;
-}
+#define bind_str	sqlq_bind_str
+#define col		sqlq_col
+#define col_dup		sqlq_col_dup
 
 enum vigil_err
 bscan_open(struct store *st, struct bscan **out, char *err, size_t errlen)
@@ -167,14 +145,11 @@ bscan_open(struct store *st, struct bscan **out, char *err, size_t errlen)
 		return VIGIL_E_NOMEM;
 	b->st = st;
 	b->db = store_sqlite_db(st);
-	for (int i = 0; i < B__COUNT; i++)
-		if (sqlite3_prepare_v3(b->db, sql[i], -1,
-		    SQLITE_PREPARE_PERSISTENT, &b->q[i], NULL) != SQLITE_OK) {
-			snprintf(err, errlen, "preparing \"%s\": %s", sql[i],
-			    sqlite3_errmsg(b->db));
-			bscan_close(b);
-			return VIGIL_E_IO;
-		}
+	if (sqlq_open(&b->sq, b->db, sql, B__COUNT, "bucket scans", err,
+	    errlen) != VIGIL_OK) {
+		vg_free(b);
+		return VIGIL_E_IO;
+	}
 	*out = b;
 	return VIGIL_OK;
 }
@@ -184,8 +159,7 @@ bscan_close(struct bscan *b)
 {
 	if (b == NULL)
 		return;
-	for (int i = 0; i < B__COUNT; i++)
-		sqlite3_finalize(b->q[i]);
+	sqlq_close(&b->sq);
 	vg_free(b);
 }
 

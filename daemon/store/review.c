@@ -40,6 +40,7 @@
 #include "vigil/store.h"
 
 #include "sqlite_int.h"
+#include "sqlq.h"
 
 enum {
 	Q_F_FIND, Q_F_TOUCH, Q_F_ADD, Q_F_SUPERSEDE, Q_F_REMOVE_ACCTS,
@@ -133,7 +134,7 @@ struct review {
 	struct store		*st;
 	sqlite3			*db;
 	const struct vg_config	*cfg;
-	sqlite3_stmt		*q[Q__COUNT];
+	struct sqlq		 sq;
 	double			 last_now;
 };
 
@@ -142,42 +143,23 @@ struct review {
 static sqlite3_stmt *
 q(struct review *rv, int which)
 {
-	sqlite3_reset(rv->q[which]);
-	sqlite3_clear_bindings(rv->q[which]);
-	return rv->q[which];
+	return sqlq_get(&rv->sq, which);
 }
 
 static enum vigil_err
 fail(struct review *rv, const char *what)
 {
-	vg_log_warnx("review: %s: %s", what, sqlite3_errmsg(rv->db));
-	return VIGIL_E_IO;
+	return sqlq_fail(&rv->sq, what);
 }
 
-/* Steps a statement with no rows to return. */
 static enum vigil_err
 run(struct review *rv, int which)
 {
-	int	rc = sqlite3_step(rv->q[which]);
-
-	sqlite3_reset(rv->q[which]);
-	return rc == SQLITE_DONE ? VIGIL_OK : fail(rv, sql[which]);
+	return sqlq_run(&rv->sq, which);
 }
 
-static void
-bind_str(sqlite3_stmt *s, int i, const char *v)
-{
-	if (v == NULL)
-		sqlite3_bind_null(s, i);
-	else
-		sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
-}
-
-static const char *
-col_str(sqlite3_stmt *s, int i)
-{
-	return (const char *)sqlite3_column_text(s, i);
-}
+#define bind_str	sqlq_bind_str
+#define col_str		sqlq_col
 
 /* Joins the caller's transaction, or opens a durable one of our own. */
 static enum vigil_err
@@ -351,14 +333,11 @@ review_open(struct store *st, const struct vg_config *cfg,
 	rv->st = st;
 	rv->db = store_sqlite_db(st);
 	rv->cfg = cfg;
-	for (int i = 0; i < Q__COUNT; i++)
-		if (sqlite3_prepare_v3(rv->db, sql[i], -1,
-		    SQLITE_PREPARE_PERSISTENT, &rv->q[i], NULL) != SQLITE_OK) {
-			snprintf(err, errlen, "preparing \"%s\": %s", sql[i],
-			    sqlite3_errmsg(rv->db));
-			review_close(rv);
-			return VIGIL_E_IO;
-		}
+	if (sqlq_open(&rv->sq, rv->db, sql, Q__COUNT, "review", err,
+	    errlen) != VIGIL_OK) {
+		vg_free(rv);
+		return VIGIL_E_IO;
+	}
 	*out = rv;
 	return VIGIL_OK;
 }
@@ -368,8 +347,7 @@ review_close(struct review *rv)
 {
 	if (rv == NULL)
 		return;
-	for (int i = 0; i < Q__COUNT; i++)
-		sqlite3_finalize(rv->q[i]);
+	sqlq_close(&rv->sq);
 	vg_free(rv);
 }
 
