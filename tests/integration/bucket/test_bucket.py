@@ -399,14 +399,8 @@ def t_schedule(rules, conf):
 
 
 def main():
-    if len(sys.argv) < 3:
-        print(__doc__, file=sys.stderr)
+    if not ts.setup(sys.argv, __doc__):
         return 2
-    ts.VIGIL = os.path.abspath(sys.argv[1])
-    ts.WORK = os.path.abspath(sys.argv[2])
-    ts.SELECT = sys.argv[3:]
-    shutil.rmtree(ts.WORK, ignore_errors=True)
-    os.makedirs(ts.WORK)
     rules = os.path.join(ts.WORK, "rules")
     os.makedirs(rules)
     with open(os.path.join(rules, "needle.yar"), "w") as f:
@@ -422,10 +416,7 @@ def main():
     finally:
         if "d" in STATE:
             STATE["d"].stop(signal.SIGKILL)
-    passed = sum(1 for _, ok in ts.RESULTS if ok)
-    failed = len(ts.RESULTS) - passed
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return ts.summary()
 
 
 if __name__ == "__main__":

@@ -654,14 +654,8 @@ def t_reload_audit(d):
 
 
 def main():
-    if len(sys.argv) < 3:
-        print(__doc__, file=sys.stderr)
+    if not ts.setup(sys.argv, __doc__):
         return 2
-    ts.VIGIL = os.path.abspath(sys.argv[1])
-    ts.WORK = os.path.abspath(sys.argv[2])
-    ts.SELECT = sys.argv[3:]
-    shutil.rmtree(ts.WORK, ignore_errors=True)
-    os.makedirs(ts.WORK)
     rules = os.path.join(ts.WORK, "rules")
     os.makedirs(rules)
     with open(os.path.join(rules, "needles.yar"), "w") as f:
@@ -688,10 +682,7 @@ def main():
             d.stop(signal.SIGKILL)
     run_case(t_webhook, rules, conf_base)
     run_case(t_purge, rules, conf_base)
-    passed = sum(1 for _, ok in ts.RESULTS if ok)
-    failed = len(ts.RESULTS) - passed
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return ts.summary()
 
 
 if __name__ == "__main__":

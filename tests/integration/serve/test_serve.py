@@ -185,6 +185,30 @@ def run_case(fn, *args):
         print("FAIL %s: %s: %s" % (name, type(e).__name__, e), flush=True)
 
 
+def setup(argv, doc):
+    """VIGIL WORKDIR [CASE...] from argv into this module's globals, a
+    fresh WORK; False (usage printed) if they are missing.  Suites that
+    reuse this harness (review, bucket) start with it."""
+    global VIGIL, WORK, SELECT
+    if len(argv) < 3:
+        print(doc, file=sys.stderr)
+        return False
+    VIGIL = os.path.abspath(argv[1])
+    WORK = os.path.abspath(argv[2])
+    SELECT = argv[3:]
+    shutil.rmtree(WORK, ignore_errors=True)
+    os.makedirs(WORK)
+    return True
+
+
+def summary():
+    """Prints "N passed, M failed"; the exit status for it."""
+    passed = sum(1 for _, ok in RESULTS if ok)
+    failed = len(RESULTS) - passed
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
 def wait_for(fn, timeout=30, step=0.05):
     deadline = time.time() + timeout
     while True:
@@ -944,15 +968,8 @@ def t_privdrop(rules, conf):
 
 
 def main():
-    global VIGIL, WORK, SELECT
-    if len(sys.argv) < 3:
-        print(__doc__, file=sys.stderr)
+    if not setup(sys.argv, __doc__):
         return 2
-    VIGIL = os.path.abspath(sys.argv[1])
-    WORK = os.path.abspath(sys.argv[2])
-    SELECT = sys.argv[3:]
-    shutil.rmtree(WORK, ignore_errors=True)
-    os.makedirs(WORK)
     rules = os.path.join(WORK, "rules")
     os.makedirs(rules)
     with open(os.path.join(rules, "needle.yar"), "w") as f:
@@ -989,10 +1006,7 @@ def main():
     run_case(t_overload, rules)
     run_case(t_privdrop, rules, conf)
 
-    passed = sum(1 for _, ok in RESULTS if ok)
-    failed = len(RESULTS) - passed
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return summary()
 
 
 if __name__ == "__main__":
