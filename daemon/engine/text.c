@@ -288,6 +288,31 @@ tl_text(struct tl *tl, const uint8_t *p, size_t n)
 					j += 3;
 					continue;
 				}
+				/*
+				 * U+FF01-U+FF5E, full-width ASCII (EF BC 81 -
+				 * EF BD 9E), is ASCII under NFKC.  Followed by
+				 * ASCII or an ideograph (nothing to compose
+				 * with), it is mapped here, not in the filter:
+				 * Chinese text has a full-width comma in
+				 * every sentence.
+				 */
+				if (p[j] == 0xef && j + 3 < n && ((p[j + 1] ==
+				    0xbc && p[j + 2] >= 0x81 && p[j + 2] <=
+				    0xbf) || (p[j + 1] == 0xbd && p[j + 2] >=
+				    0x80 && p[j + 2] <= 0x9e)) && (p[j + 3] <
+				    0x80 || (p[j + 3] >= 0xe4 && p[j + 3] <=
+				    0xe9))) {
+					uint8_t	a = (uint8_t)(p[j + 1] == 0xbc ?
+					    p[j + 2] - 0x60 : p[j + 2] - 0x20);
+
+					if (uninorm_filter_flush(tl->nf) < 0 ||
+					    vg_buf_add(&tl->out, p + i, j - i) !=
+					    VIGIL_OK || vg_buf_add(&tl->out, &a,
+					    1) != VIGIL_OK)
+						return VIGIL_E_NOMEM;
+					i = last = j = j + 3;
+					continue;
+				}
 				l = utf8_next(p + j, n - j, &d);
 				if (l < 0 || is_unstable(d))
 					break;
