@@ -120,6 +120,7 @@ struct job {
 	/* Bucket objects: what the source said when opening it. */
 	struct source_stat	 sst;
 	int64_t			 bjob;		/* bucket scan job, or 0 */
+	unsigned		 qactions;	/* quarantine, VG_Q_* */
 	int			 bcached;	/* verdict reused by sha256 */
 };
 
@@ -887,7 +888,11 @@ static void	cycle_kick(struct srv *, int now);
 static void	drain_check(struct srv *);
 static void	bucket_job_answered(struct srv *, struct job *);
 static void	bucket_tick(struct srv *);
-static void	quarantine_job(struct srv *, struct job *);
+static unsigned	job_qactions(struct srv *, struct job *);
+static void	qtask_push(struct srv *, const char *, const char *,
+		    unsigned, int, const char *, const char *, const char *);
+static const char *qbucket_of(const struct vg_config *, const char *,
+		    char *, size_t);
 static void	bucket_cycle_done(struct srv *, struct cycle *, int);
 static void	audit_bscan(struct srv *, int64_t, const char *,
 		    const char *);
@@ -1104,8 +1109,13 @@ job_answer(struct srv *srv, struct job *job, int stored)
 	verdict = job->res != NULL ? job->res->verdict : job->verdict;
 	if (job->bjob != 0)
 		bucket_job_answered(srv, job);
-	if (stored && verdict == VIGIL_FLAGGED)
-		quarantine_job(srv, job);
+	if (stored && job->qactions != 0) {
+		char qb[300];
+
+		qtask_push(srv, job->item.bucket, job->item.key,
+		    job->qactions, 0, NULL, qbucket_of(srv->cfg,
+		    job->item.bucket, qb, sizeof(qb)), "policy");
+	}
 	if (job->kind == JOB_OBJECT) {
 		if (stored && job->bjob != 0)
 			vg_log_debug("bucket scan %lld: %s/%s: %s%s",
@@ -1945,17 +1955,9 @@ qtask_run(void *arg, void *state)
 			snprintf(err, sizeof(err), "the %s source has no "
 			    "quarantine actions", be->name);
 			rc = VIGIL_E_UNSUPPORTED;
-		} else {
-			if (!t->undo) {
-				store_lock(srv);
-				(void)bscan_q_put(srv->bs, t->bucket, t->key,
-				    name, "pending", NULL, t->qbucket, NULL,
-				    wallclock());
-				store_unlock(srv);
-			}
+		} else	/* Pending since the verdict's commit. */
 			rc = be->action(bst, t->bucket, t->key, a, t->undo,
 			    t->qbucket, t->memo, &memo, err, sizeof(err));
-		}
 		if (rc != VIGIL_OK)
 			vg_log_warnx("quarantine %s%s of %s: %s", t->undo ?
 			    "undo " : "", name, subj, err);
@@ -2021,17 +2023,16 @@ fail:
 	qtask_free(t);
 }
 
-/* After a flagged bucket object's verdict is stored (loop). */
-static void
-quarantine_job(struct srv *srv, struct job *job)
+/* The quarantine actions a flagged bucket object's verdict calls for. */
+static unsigned
+job_qactions(struct srv *srv, struct job *job)
 {
 	unsigned	 actions = 0;
 	json_t		*hold = NULL, *m;
-	char		 qb[300];
 	size_t		 i;
 
 	if (srv->cfg->nquarantine == 0 || job->kind != JOB_OBJECT)
-		return;
+		return 0;
 	if (job->res != NULL)
 		for (i = 0; i < job->res->nmatches; i++)
 			actions |= vg_config_quarantine(srv->cfg,
@@ -2046,10 +2047,40 @@ quarantine_job(struct srv *srv, struct job *job)
 			    "", (int)eng_severity_parse(json_string_value(
 			    json_object_get(m, "severity"))));
 	json_decref(hold);
-	if (actions != 0)
-		qtask_push(srv, job->item.bucket, job->item.key, actions, 0,
-		    NULL, qbucket_of(srv->cfg, job->item.bucket, qb,
-		    sizeof(qb)), "policy");
+	return actions;
+}
+
+/*
+ * Quarantine actions recorded pending but never done (a stop or crash
+ * came first) run now; they were committed with their verdicts.
+ */
+static void
+quarantine_recover(struct srv *srv)
+{
+	struct bscan_q	*x;
+	size_t		 n;
+
+	store_lock(srv);
+	if (bscan_q_pending(srv->bs, &x, &n) != VIGIL_OK) {
+		store_unlock(srv);
+		return;
+	}
+	store_unlock(srv);
+	for (size_t i = 0; i < n; i++) {
+		unsigned a = 0;
+
+		for (unsigned k = 1; k <= VG_Q_PRIVATE; k <<= 1)
+			if (strcmp(vg_quarantine_action_name(k),
+			    x[i].action) == 0)
+				a = k;
+		if (a != 0)
+			qtask_push(srv, x[i].bucket, x[i].key, a, 0, NULL,
+			    x[i].qbucket != NULL ? x[i].qbucket : "",
+			    "policy (after a restart)");
+	}
+	if (n > 0)
+		vg_log_info("quarantine: %zu actions left pending run now", n);
+	bscan_q_free(x, n);
 }
 
 void
@@ -2220,6 +2251,26 @@ object_done(struct srv *srv, struct job *job)
 		    job->item.account, wallclock());
 	if (rc != VIGIL_OK)
 		return rc;
+	/*
+	 * Quarantine actions are recorded pending with the verdict, so the
+	 * move's own ObjectRemoved is known for what it is and a restart
+	 * finds what was not done yet.
+	 */
+	if (v == VIGIL_FLAGGED && (job->qactions = job_qactions(srv, job)) !=
+	    0) {
+		char qb[300];
+
+		for (unsigned a = 1; a <= VG_Q_PRIVATE && rc == VIGIL_OK;
+		    a <<= 1)
+			if (job->qactions & a)
+				rc = bscan_q_put(srv->bs, job->item.bucket,
+				    job->item.key, vg_quarantine_action_name(a),
+				    "pending", NULL, qbucket_of(srv->cfg,
+				    job->item.bucket, qb, sizeof(qb)), NULL,
+				    wallclock());
+		if (rc != VIGIL_OK)
+			return rc;
+	}
 	if (job->bjob == 0)
 		return store_inbox_finish(srv->st, job->item.id);
 	return bscan_finish(srv->bs, job->item.id, job->bjob,
@@ -3435,6 +3486,7 @@ srv_main(const struct vg_config *cfg)
 	recover_inbox(srv);
 	if (bucket_start(srv) == -1)
 		goto out;
+	quarantine_recover(srv);
 	srv->inbox_maybe = 1;
 	cycle_kick(srv, 1);
 	vg_log_info("serving with %u workers, queue %llu",

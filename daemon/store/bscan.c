@@ -39,6 +39,7 @@ enum {
 	B_PENDING, B_RUN, B_CACHE, B_SKIP, B_FINISH, B_COUNT,
 	B_RELEASE, B_RECOVER, B_OUTSTANDING, B_DONE, B_FAIL, B_OBJ_PUT,
 	B_SCHED_GET, B_SCHED_SET, B_STATE, B_Q_PUT, B_Q_MOVED, B_Q_REVIEW,
+	B_Q_PENDING,
 	B__COUNT
 };
 
@@ -97,6 +98,8 @@ static const char *const sql[B__COUNT] = {
 	    "error = ?7, at = ?8",
 	[B_Q_MOVED] = "SELECT 1 FROM quarantine WHERE bucket = ?1 AND "
 	    "key = ?2 AND action = 'move' AND state IN ('pending', 'applied')",
+	[B_Q_PENDING] = "SELECT bucket, key, action, memo, qbucket FROM "
+	    "quarantine WHERE state = 'pending' ORDER BY bucket, key",
 	[B_Q_REVIEW] = "SELECT q.bucket, q.key, q.action, q.memo, q.qbucket "
 	    "FROM quarantine q WHERE q.state = 'applied' AND EXISTS (SELECT 1 "
 	    "FROM findings f WHERE f.review = ?1 AND f.bucket = q.bucket AND "
@@ -720,18 +723,15 @@ bscan_q_free(struct bscan_q *x, size_t n)
 	vg_free(x);
 }
 
-enum vigil_err
-bscan_q_for_review(struct bscan *b, int64_t review, struct bscan_q **out,
-    size_t *np)
+static enum vigil_err
+q_rows(struct bscan *b, sqlite3_stmt *s, struct bscan_q **out, size_t *np)
 {
-	sqlite3_stmt	*s = q(b, B_Q_REVIEW);
 	struct bscan_q	*x = NULL, *nx;
 	size_t		 n = 0;
 	int		 rc;
 
 	*out = NULL;
 	*np = 0;
-	sqlite3_bind_int64(s, 1, review);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		if ((nx = vg_reallocarray(x, n + 1, sizeof(*x))) == NULL) {
 			sqlite3_reset(s);
@@ -754,4 +754,20 @@ bscan_q_for_review(struct bscan *b, int64_t review, struct bscan_q **out,
 	*out = x;
 	*np = n;
 	return VIGIL_OK;
+}
+
+enum vigil_err
+bscan_q_for_review(struct bscan *b, int64_t review, struct bscan_q **out,
+    size_t *np)
+{
+	sqlite3_stmt	*s = q(b, B_Q_REVIEW);
+
+	sqlite3_bind_int64(s, 1, review);
+	return q_rows(b, s, out, np);
+}
+
+enum vigil_err
+bscan_q_pending(struct bscan *b, struct bscan_q **out, size_t *np)
+{
+	return q_rows(b, q(b, B_Q_PENDING), out, np);
 }

@@ -121,6 +121,9 @@ enum vigil_err	bscan_q_put(struct bscan *, const char *bucket,
 /* Whether bucket/key was moved away by quarantine (pending or applied). */
 int		bscan_q_moved(struct bscan *, const char *bucket,
 		    const char *key);
+/* Actions recorded as pending (not yet done: a restart redoes them). */
+enum vigil_err	bscan_q_pending(struct bscan *, struct bscan_q **out,
+		    size_t *n);
 /* Actions applied to the objects of review item's findings. */
 enum vigil_err	bscan_q_for_review(struct bscan *, int64_t review,
 		    struct bscan_q **out, size_t *n);

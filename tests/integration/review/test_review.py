@@ -644,6 +644,64 @@ def t_purge(rules, conf_base):
         d.stop(signal.SIGKILL)
 
 
+@case("quarantine: actions, undo on dismissal, pending ones after a restart")
+def t_quarantine(rules, conf_base):
+    state = os.path.join(ts.WORK, "state-q")
+    conf = os.path.join(ts.WORK, "q.conf")
+    with open(conf, "w") as f:
+        f.write(conf_base + "quarantine = critical private,move\n")
+    d = Daemon("quarantine", state, rules, conf)
+    try:
+        put_object(state, "qb", "x/evil.txt", b"NEEDLE-CRITICAL")
+        src = os.path.join(state, "buckets", "qb", "x", "evil.txt")
+        dst = os.path.join(state, "buckets", "qb-quarantine", "x",
+                           "evil.txt")
+        os.chmod(src, 0o644)
+        event(d, "x/evil.txt", "acct-q", bucket="qb")
+        check(wait_for(lambda: os.path.exists(dst) and
+                       not os.path.exists(src), 10), "not moved")
+        check(os.stat(dst).st_mode & 0o777 == 0o600, "mode %o" %
+              (os.stat(dst).st_mode & 0o777))
+        # The move's ObjectRemoved is not a deletion.
+        event(d, "x/evil.txt", "acct-q", name="ObjectRemoved:Delete",
+              bucket="qb")
+        time.sleep(0.5)
+        f = account(d, "acct-q")["findings"]
+        check(f and f[0]["state"] == "active", "findings %s" % f)
+        it = pending_item(d, "acct-q")
+        path = "/v1/review/%d" % it["id"]
+        jhttp(d, "POST", path + "/claim", {}, token=ALICE)
+        st, _ = jhttp(d, "POST", path + "/decision", {
+            "decision": "dismiss", "reason": "test"}, token=ALICE)
+        check(st == 200, "dismiss %s" % st)
+        check(wait_for(lambda: os.path.exists(src) and
+                       os.stat(src).st_mode & 0o777 == 0o644, 10),
+              "not restored")
+        st, j = jhttp(d, "GET", "/v1/audit?subject=qb/x/evil.txt",
+                      token=ADMIN)
+        acts = [r["action"] for r in j["records"]]
+        check(acts.count("quarantine") == 2 and
+              acts.count("quarantine.undo") == 2, "audit %s" % acts)
+    finally:
+        d.stop()
+    # An action committed pending but not done before a stop runs at start.
+    put_object(state, "qb", "later.txt", b"whatever")
+    later = os.path.join(state, "buckets", "qb", "later.txt")
+    os.chmod(later, 0o644)
+    c = sqlite3.connect(os.path.join(state, "vigil.db"))
+    c.execute("INSERT INTO quarantine (bucket, key, action, state, qbucket, "
+              "at) VALUES ('qb', 'later.txt', 'private', 'pending', "
+              "'qb-quarantine', ?)", (time.time(),))
+    c.commit()
+    c.close()
+    d = Daemon("quarantine2", state, rules, conf)
+    try:
+        check(wait_for(lambda: os.stat(later).st_mode & 0o777 == 0o600,
+                       10), "pending action not run after a restart")
+    finally:
+        d.stop(signal.SIGKILL)
+
+
 @case("reload is audited with its actor")
 def t_reload_audit(d):
     st, _ = jhttp(d, "POST", "/v1/rules/reload", b"", token=ADMIN)
@@ -682,6 +740,7 @@ def main():
             d.stop(signal.SIGKILL)
     run_case(t_webhook, rules, conf_base)
     run_case(t_purge, rules, conf_base)
+    run_case(t_quarantine, rules, conf_base)
     return ts.summary()
 
 
