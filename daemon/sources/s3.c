@@ -119,6 +119,17 @@ struct s3_req {
 	int		 have_range;
 };
 
+/*
+ * One public call in progress (see call_init()): its request, the label
+ * its messages start with, and the status it writes to when the caller
+ * passed none.
+ */
+struct s3_call {
+	struct s3_req		 r;
+	struct s3_status	 local;
+	char			 what[160];
+};
+
 static pthread_once_t	 s3_once = PTHREAD_ONCE_INIT;
 static int		 s3_init_ok;
 
@@ -967,33 +978,80 @@ args_ok(const char *bucket, const char *key, struct s3_status *st,
 	return 1;
 }
 
+/*
+ * Starts a call on bucket, or on its object key.  A NULL *stp becomes the
+ * call's own status, so callers need not check, and the status is cleared
+ * so that a call refused before it sends leaves no stale message.  The
+ * request is addressed and labelled "LABEL bucket/key"; the caller fills
+ * in the rest of what it sends.
+ */
+static void
+call_init(struct s3_call *k, struct s3_status **stp, const char *label,
+    const char *method, const char *bucket, const char *key)
+{
+	if (*stp == NULL)
+		*stp = &k->local;
+	status_clear(*stp);
+	req_what(k->what, sizeof(k->what), label, bucket, key);
+	memset(&k->r, 0, sizeof(k->r));
+	k->r.what = k->what;
+	k->r.method = method;
+	k->r.bucket = bucket;
+	k->r.key = key;
+}
+
+/*
+ * call_init() for a call on an object.  Returns 0 if the names cannot
+ * make a request; *stp says why, unless key is NULL.
+ */
+static int
+object_call(struct s3_call *k, struct s3_status **stp, const char *label,
+    const char *method, const char *bucket, const char *key)
+{
+	call_init(k, stp, label, method, bucket, key);
+	return key != NULL && args_ok(bucket, key, *stp, k->what);
+}
+
+/* Runs r for its status and headers: a body that came back is dropped. */
+static enum vigil_err
+perform_drop(struct s3_client *c, struct s3_req *r, struct s3_status *st)
+{
+	enum vigil_err	err;
+
+	if ((err = s3_perform(c, r, st)) == VIGIL_OK)
+		vg_buf_free(&r->resp);
+	return err;
+}
+
+/*
+ * A query or body that could not be built in b, which is freed.  Past the
+ * cap means the caller's names or tags are too long: VIGIL_E_INVAL, the
+ * caller's error rather than a limit of ours.
+ */
+static enum vigil_err
+build_failed(struct vg_buf *b, enum vigil_err err, const char *what,
+    struct s3_status *st)
+{
+	vg_buf_free(b);
+	set_msg(st, what, "%s", vigil_strerror(err));
+	return err == VIGIL_E_LIMIT ? VIGIL_E_INVAL : err;
+}
+
 enum vigil_err
 s3_head(struct s3_client *c, const char *bucket, const char *key,
     struct s3_object_info *info, struct s3_status *st)
 {
-	struct s3_status	 local;
-	struct s3_req		 r;
-	char			 what[160];
-	enum vigil_err		 err;
+	struct s3_call	k;
+	enum vigil_err	err;
 
-	if (st == NULL)
-		st = &local;
-	status_clear(st);
 	memset(info, 0, sizeof(*info));
-	req_what(what, sizeof(what), "HEAD", bucket, key);
-	if (key == NULL || !args_ok(bucket, key, st, what))
+	if (!object_call(&k, &st, "HEAD", "HEAD", bucket, key))
 		return VIGIL_E_INVAL;
-	memset(&r, 0, sizeof(r));
-	r.what = what;
-	r.method = "HEAD";
-	r.bucket = bucket;
-	r.key = key;
-	if ((err = s3_perform(c, &r, st)) != VIGIL_OK)
+	if ((err = perform_drop(c, &k.r, st)) != VIGIL_OK)
 		return err;
-	vg_buf_free(&r.resp);
-	info->size = r.have_clen ? r.clen : 0;
-	snprintf(info->etag, sizeof(info->etag), "%s", r.etag);
-	info->mtime = r.mtime;
+	info->size = k.r.have_clen ? k.r.clen : 0;
+	snprintf(info->etag, sizeof(info->etag), "%s", k.r.etag);
+	info->mtime = k.r.mtime;
 	return VIGIL_OK;
 }
 
@@ -1002,60 +1060,26 @@ s3_get(struct s3_client *c, const char *bucket, const char *key,
     uint64_t off, uint64_t len, int (*cb)(const void *, size_t, void *),
     void *arg, struct s3_status *st)
 {
-	struct s3_status	 local;
-	struct s3_req		 r;
-	char			 what[160];
-	enum vigil_err		 err;
+	struct s3_call	k;
 
-	if (st == NULL)
-		st = &local;
-	status_clear(st);
-	req_what(what, sizeof(what), "GET", bucket, key);
-	if (key == NULL || cb == NULL || !args_ok(bucket, key, st, what))
+	/*
+	 * Not object_call(): a NULL callback, like a NULL key, is refused
+	 * before the names are checked.
+	 */
+	call_init(&k, &st, "GET", "GET", bucket, key);
+	if (key == NULL || cb == NULL || !args_ok(bucket, key, st, k.what))
 		return VIGIL_E_INVAL;
 	if (len == 0)
 		return VIGIL_OK;
 	if (len != UINT64_MAX && off > UINT64_MAX - len) {
-		set_msg(st, what, "range overflows");
+		set_msg(st, k.what, "range overflows");
 		return VIGIL_E_INVAL;
 	}
-	memset(&r, 0, sizeof(r));
-	r.what = what;
-	r.method = "GET";
-	r.bucket = bucket;
-	r.key = key;
-	r.cb = cb;
-	r.arg = arg;
-	r.off = off;
-	r.len = len;
-	if ((err = s3_perform(c, &r, st)) != VIGIL_OK)
-		return err;
-	vg_buf_free(&r.resp);
-	return VIGIL_OK;
-}
-
-/* Runs a request whose answer body is XML; *docp is NULL if it has none. */
-static enum vigil_err
-xml_request(struct s3_client *c, struct s3_req *r, xmlDocPtr *docp,
-    struct s3_status *st)
-{
-	enum vigil_err	err;
-
-	*docp = NULL;
-	if ((err = s3_perform(c, r, st)) != VIGIL_OK)
-		return err;
-	if (r->resp.len > 0) {
-		*docp = xmlReadMemory(r->resp.data, (int)r->resp.len, NULL,
-		    NULL, XML_PARSE_NONET | XML_PARSE_NOERROR |
-		    XML_PARSE_NOWARNING);
-		if (*docp == NULL) {
-			set_msg(st, r->what, "%ld with a malformed XML body",
-			    r->http);
-			err = VIGIL_E_IO;
-		}
-	}
-	vg_buf_free(&r->resp);
-	return err;
+	k.r.cb = cb;
+	k.r.arg = arg;
+	k.r.off = off;
+	k.r.len = len;
+	return perform_drop(c, &k.r, st);
 }
 
 static int
@@ -1087,6 +1111,86 @@ child_text(xmlNodePtr n, const char *name)
 	s = vg_strdup((const char *)t);
 	xmlFree(t);
 	return s;
+}
+
+/*
+ * Like child_text(), but a missing child reads as "" (an empty <Value/>
+ * is an empty value), so NULL means out of memory.
+ */
+static char *
+child_text_or_empty(xmlNodePtr n, const char *name)
+{
+	char	*s;
+
+	if ((s = child_text(n, name)) == NULL)
+		s = vg_strdup("");
+	return s;
+}
+
+/* Whether the text of n's child called name is value, case aside. */
+static int
+child_is(xmlNodePtr n, const char *name, const char *value)
+{
+	char	*s;
+	int	 is;
+
+	s = child_text(n, name);
+	is = s != NULL && strcasecmp(s, value) == 0;
+	vg_free(s);
+	return is;
+}
+
+/* How many children of n (NULL: none) are elements called name. */
+static size_t
+count_children(xmlNodePtr n, const char *name)
+{
+	size_t	count = 0;
+
+	for (n = n != NULL ? n->children : NULL; n != NULL; n = n->next)
+		if (is_elem(n, name))
+			count++;
+	return count;
+}
+
+/*
+ * Runs a request whose answer must be an XML document with the root
+ * element root; desc names what was expected in the message if it is
+ * not.  On VIGIL_OK the caller frees *docp with xmlFreeDoc() and *rootp
+ * is its root; otherwise both are NULL.
+ */
+static enum vigil_err
+xml_request(struct s3_client *c, struct s3_req *r, const char *root,
+    const char *desc, xmlDocPtr *docp, xmlNodePtr *rootp,
+    struct s3_status *st)
+{
+	xmlDocPtr	doc = NULL;
+	xmlNodePtr	n = NULL;
+	enum vigil_err	err;
+
+	*docp = NULL;
+	*rootp = NULL;
+	if ((err = s3_perform(c, r, st)) != VIGIL_OK)
+		return err;
+	if (r->resp.len > 0 && (doc = xmlReadMemory(r->resp.data,
+	    (int)r->resp.len, NULL, NULL, XML_PARSE_NONET |
+	    XML_PARSE_NOERROR | XML_PARSE_NOWARNING)) == NULL) {
+		set_msg(st, r->what, "%ld with a malformed XML body",
+		    r->http);
+		err = VIGIL_E_IO;
+	} else if (doc == NULL || (n = xmlDocGetRootElement(doc)) == NULL ||
+	    !is_elem(n, root)) {
+		set_msg(st, r->what, "answer is not %s", desc);
+		err = VIGIL_E_IO;
+	}
+	vg_buf_free(&r->resp);
+	if (err != VIGIL_OK) {
+		if (doc != NULL)
+			xmlFreeDoc(doc);
+		return err;
+	}
+	*docp = doc;
+	*rootp = n;
+	return VIGIL_OK;
 }
 
 /* "2026-01-02T03:04:05.678Z" to unix seconds; 0 if malformed. */
@@ -1143,38 +1247,27 @@ query_param(struct vg_buf *q, const char *name, const char *value)
 	return err;
 }
 
-/* Fills page from a ListBucketResult; VIGIL_E_IO if it is not one. */
+/* Fills page from the ListBucketResult root. */
 static enum vigil_err
-parse_list(xmlDocPtr doc, struct s3_page *page, const char *what,
+parse_list(xmlNodePtr root, struct s3_page *page, const char *what,
     struct s3_status *st)
 {
-	xmlNodePtr	 root, n;
+	xmlNodePtr	 n;
 	struct s3_entry	*e;
-	char		*enc, *trunc, *s;
-	size_t		 count = 0;
+	char		*s;
+	size_t		 count;
 	enum vigil_err	 err = VIGIL_OK;
 	int		 urlenc, truncated;
 
-	if (doc == NULL || (root = xmlDocGetRootElement(doc)) == NULL ||
-	    !is_elem(root, "ListBucketResult")) {
-		set_msg(st, what, "answer is not a ListBucketResult");
-		return VIGIL_E_IO;
-	}
 	/*
 	 * encoding-type=url was asked for; a server that applied it says so
 	 * in <EncodingType>, and only then are keys decoded (s3rver, for
 	 * one, ignores the parameter and sends keys as they are).
 	 */
-	enc = child_text(root, "EncodingType");
-	urlenc = enc != NULL && strcasecmp(enc, "url") == 0;
-	vg_free(enc);
-	trunc = child_text(root, "IsTruncated");
-	truncated = trunc != NULL && strcasecmp(trunc, "true") == 0;
-	vg_free(trunc);
+	urlenc = child_is(root, "EncodingType", "url");
+	truncated = child_is(root, "IsTruncated", "true");
 
-	for (n = root->children; n != NULL; n = n->next)
-		if (is_elem(n, "Contents"))
-			count++;
+	count = count_children(root, "Contents");
 	if (count > 0 && (page->entries = vg_calloc(count,
 	    sizeof(*page->entries))) == NULL)
 		return VIGIL_E_NOMEM;
@@ -1226,22 +1319,19 @@ s3_list(struct s3_client *c, const char *bucket, const char *prefix,
     const char *token, const char *start_after, size_t max,
     struct s3_page *page, struct s3_status *st)
 {
-	struct s3_status	 local;
-	struct s3_req		 r;
-	struct vg_buf		 q;
-	xmlDocPtr		 doc = NULL;
-	char			 what[160], num[24];
-	enum vigil_err		 err;
+	struct s3_call	k;
+	struct vg_buf	q;
+	xmlDocPtr	doc;
+	xmlNodePtr	root;
+	char		num[24];
+	enum vigil_err	err;
 
-	if (st == NULL)
-		st = &local;
-	status_clear(st);
 	page_clear(page);
-	req_what(what, sizeof(what), "LIST", bucket, NULL);
-	if (!args_ok(bucket, NULL, st, what))
+	call_init(&k, &st, "LIST", "GET", bucket, NULL);
+	if (!args_ok(bucket, NULL, st, k.what))
 		return VIGIL_E_INVAL;
 	if (max < 1 || max > 1000) {
-		set_msg(st, what, "max must be 1 to 1000");
+		set_msg(st, k.what, "max must be 1 to 1000");
 		return VIGIL_E_INVAL;
 	}
 	/* Sorted by name, as SigV4 signs them (see DESIGN). */
@@ -1261,22 +1351,16 @@ s3_list(struct s3_client *c, const char *bucket, const char *prefix,
 	if (err == VIGIL_OK && (token == NULL || *token == '\0') &&
 	    start_after != NULL && *start_after != '\0')
 		err = query_param(&q, "start-after", start_after);
-	if (err != VIGIL_OK) {
-		vg_buf_free(&q);
-		set_msg(st, what, "%s", vigil_strerror(err));
-		return err == VIGIL_E_LIMIT ? VIGIL_E_INVAL : err;
-	}
-	memset(&r, 0, sizeof(r));
-	r.what = what;
-	r.method = "GET";
-	r.bucket = bucket;
-	r.query = q.data;
-	err = xml_request(c, &r, &doc, st);
+	if (err != VIGIL_OK)
+		return build_failed(&q, err, k.what, st);
+	k.r.query = q.data;
+	err = xml_request(c, &k.r, "ListBucketResult", "a ListBucketResult",
+	    &doc, &root, st);
 	vg_buf_free(&q);
-	if (err == VIGIL_OK)
-		err = parse_list(doc, page, what, st);
-	if (doc != NULL)
+	if (err == VIGIL_OK) {
+		err = parse_list(root, page, k.what, st);
 		xmlFreeDoc(doc);
+	}
 	if (err != VIGIL_OK)
 		s3_page_free(page);
 	return err;
@@ -1298,38 +1382,33 @@ s3_kv_free(char **kv)
 static enum vigil_err
 xml_escape(struct vg_buf *b, const char *s)
 {
-	enum vigil_err	err = VIGIL_OK;
+	static const char	 special[] = "<>&\"'";
+	static const char	*entity[] = {
+		"&lt;", "&gt;", "&amp;", "&quot;", "&apos;"
+	};
+	const char		*p;
+	enum vigil_err		 err = VIGIL_OK;
 
+	/* *s is never '\0' here, which strchr() would find too. */
 	for (; *s != '\0' && err == VIGIL_OK; s++) {
-		switch (*s) {
-		case '<':
-			err = vg_buf_add(b, "&lt;", 4);
-			break;
-		case '>':
-			err = vg_buf_add(b, "&gt;", 4);
-			break;
-		case '&':
-			err = vg_buf_add(b, "&amp;", 5);
-			break;
-		case '"':
-			err = vg_buf_add(b, "&quot;", 6);
-			break;
-		case '\'':
-			err = vg_buf_add(b, "&apos;", 6);
-			break;
-		default:
+		if ((p = strchr(special, *s)) != NULL)
+			err = vg_buf_add(b, entity[p - special],
+			    strlen(entity[p - special]));
+		else
 			err = vg_buf_addc(b, *s);
-			break;
-		}
 	}
 	return err;
 }
 
+/*
+ * Sends kv as the tag set of k's object.  Only the method, query and body
+ * are set here, so s3_delete_tagging() can fall back to this on its own
+ * request: s3_perform() starts the answer half afresh.
+ */
 static enum vigil_err
-put_tagging(struct s3_client *c, const char *bucket, const char *key,
-    const char *const *kv, const char *what, struct s3_status *st)
+put_tagging(struct s3_client *c, struct s3_call *k, const char *const *kv,
+    struct s3_status *st)
 {
-	struct s3_req	r;
 	struct vg_buf	b;
 	enum vigil_err	err;
 	size_t		i;
@@ -1339,7 +1418,7 @@ put_tagging(struct s3_client *c, const char *bucket, const char *key,
 	    "2006-03-01/\"><TagSet>");
 	for (i = 0; kv != NULL && kv[i] != NULL && err == VIGIL_OK; i += 2) {
 		if (kv[i + 1] == NULL) {
-			set_msg(st, what, "a tag key without a value");
+			set_msg(st, k->what, "a tag key without a value");
 			vg_buf_free(&b);
 			return VIGIL_E_INVAL;
 		}
@@ -1351,21 +1430,13 @@ put_tagging(struct s3_client *c, const char *bucket, const char *key,
 	}
 	if (err == VIGIL_OK)
 		err = vg_buf_addf(&b, "</TagSet></Tagging>");
-	if (err != VIGIL_OK) {
-		vg_buf_free(&b);
-		set_msg(st, what, "%s", vigil_strerror(err));
-		return err == VIGIL_E_LIMIT ? VIGIL_E_INVAL : err;
-	}
-	memset(&r, 0, sizeof(r));
-	r.what = what;
-	r.method = "PUT";
-	r.bucket = bucket;
-	r.key = key;
-	r.query = "tagging=";
-	r.body = b.data;
-	r.bodylen = b.len;
-	if ((err = s3_perform(c, &r, st)) == VIGIL_OK)
-		vg_buf_free(&r.resp);
+	if (err != VIGIL_OK)
+		return build_failed(&b, err, k->what, st);
+	k->r.method = "PUT";
+	k->r.query = "tagging=";
+	k->r.body = b.data;
+	k->r.bodylen = b.len;
+	err = perform_drop(c, &k->r, st);
 	vg_buf_free(&b);
 	return err;
 }
@@ -1374,74 +1445,45 @@ enum vigil_err
 s3_put_tagging(struct s3_client *c, const char *bucket, const char *key,
     const char *const *kv, struct s3_status *st)
 {
-	struct s3_status	local;
-	char			what[160];
+	struct s3_call	k;
 
-	if (st == NULL)
-		st = &local;
-	status_clear(st);
-	req_what(what, sizeof(what), "PUT-TAGGING", bucket, key);
-	if (key == NULL || !args_ok(bucket, key, st, what))
+	if (!object_call(&k, &st, "PUT-TAGGING", "PUT", bucket, key))
 		return VIGIL_E_INVAL;
-	return put_tagging(c, bucket, key, kv, what, st);
+	return put_tagging(c, &k, kv, st);
 }
 
 enum vigil_err
 s3_get_tagging(struct s3_client *c, const char *bucket, const char *key,
     char ***kvp, struct s3_status *st)
 {
-	struct s3_status	 local;
-	struct s3_req		 r;
-	xmlDocPtr		 doc = NULL;
-	xmlNodePtr		 root, set, n;
-	char			 what[160], **kv = NULL;
-	size_t			 ntags = 0, i = 0;
-	enum vigil_err		 err;
+	struct s3_call	  k;
+	xmlDocPtr	  doc = NULL;
+	xmlNodePtr	  root, set, n;
+	char		**kv = NULL;
+	size_t		  i = 0;
+	enum vigil_err	  err;
 
-	if (st == NULL)
-		st = &local;
-	status_clear(st);
 	*kvp = NULL;
-	req_what(what, sizeof(what), "GET-TAGGING", bucket, key);
-	if (key == NULL || !args_ok(bucket, key, st, what))
+	if (!object_call(&k, &st, "GET-TAGGING", "GET", bucket, key))
 		return VIGIL_E_INVAL;
-	memset(&r, 0, sizeof(r));
-	r.what = what;
-	r.method = "GET";
-	r.bucket = bucket;
-	r.key = key;
-	r.query = "tagging=";
-	if ((err = xml_request(c, &r, &doc, st)) != VIGIL_OK)
+	k.r.query = "tagging=";
+	if ((err = xml_request(c, &k.r, "Tagging", "a Tagging document", &doc,
+	    &root, st)) != VIGIL_OK)
 		goto out;
-	if (doc == NULL || (root = xmlDocGetRootElement(doc)) == NULL ||
-	    !is_elem(root, "Tagging")) {
-		set_msg(st, what, "answer is not a Tagging document");
-		err = VIGIL_E_IO;
-		goto out;
-	}
 	set = child(root, "TagSet");
-	for (n = set != NULL ? set->children : NULL; n != NULL; n = n->next)
-		if (is_elem(n, "Tag"))
-			ntags++;
-	if ((kv = vg_calloc(2 * ntags + 1, sizeof(*kv))) == NULL) {
+	if ((kv = vg_calloc(2 * count_children(set, "Tag") + 1,
+	    sizeof(*kv))) == NULL) {
 		err = VIGIL_E_NOMEM;
 		goto out;
 	}
 	for (n = set != NULL ? set->children : NULL; n != NULL; n = n->next) {
 		if (!is_elem(n, "Tag"))
 			continue;
-		kv[i] = child_text(n, "Key");
-		kv[i + 1] = child_text(n, "Value");
-		if (kv[i] == NULL || kv[i + 1] == NULL) {
-			/* A tag with an empty <Value/> has an empty value. */
-			if (kv[i] == NULL)
-				kv[i] = vg_strdup("");
-			if (kv[i + 1] == NULL)
-				kv[i + 1] = vg_strdup("");
-			if (kv[i] == NULL || kv[i + 1] == NULL) {
-				err = VIGIL_E_NOMEM;
-				goto out;
-			}
+		/* On failure kv still ends at a NULL, for s3_kv_free(). */
+		if ((kv[i] = child_text_or_empty(n, "Key")) == NULL ||
+		    (kv[i + 1] = child_text_or_empty(n, "Value")) == NULL) {
+			err = VIGIL_E_NOMEM;
+			goto out;
 		}
 		i += 2;
 	}
@@ -1449,7 +1491,7 @@ s3_get_tagging(struct s3_client *c, const char *bucket, const char *key,
 	kv = NULL;
 out:
 	if (err == VIGIL_E_NOMEM && st->msg[0] == '\0')
-		set_msg(st, what, "out of memory");
+		set_msg(st, k.what, "out of memory");
 	s3_kv_free(kv);
 	if (doc != NULL)
 		xmlFreeDoc(doc);
@@ -1460,51 +1502,40 @@ enum vigil_err
 s3_delete_tagging(struct s3_client *c, const char *bucket, const char *key,
     struct s3_status *st)
 {
-	struct s3_status	 local;
-	struct s3_req		 r;
-	char			 what[160];
-	enum vigil_err		 err;
+	struct s3_call	k;
+	enum vigil_err	err;
 
-	if (st == NULL)
-		st = &local;
-	status_clear(st);
-	req_what(what, sizeof(what), "DELETE-TAGGING", bucket, key);
-	if (key == NULL || !args_ok(bucket, key, st, what))
+	if (!object_call(&k, &st, "DELETE-TAGGING", "DELETE", bucket, key))
 		return VIGIL_E_INVAL;
-	memset(&r, 0, sizeof(r));
-	r.what = what;
-	r.method = "DELETE";
-	r.bucket = bucket;
-	r.key = key;
-	r.query = "tagging=";
-	if ((err = s3_perform(c, &r, st)) == VIGIL_OK) {
-		vg_buf_free(&r.resp);
-		return VIGIL_OK;
-	}
-	if (st->http != 501)
+	k.r.query = "tagging=";
+	if ((err = perform_drop(c, &k.r, st)) == VIGIL_OK || st->http != 501)
 		return err;
 	/* No DeleteObjectTagging here (s3rver): an empty set is the same. */
-	return put_tagging(c, bucket, key, NULL, what, st);
+	return put_tagging(c, &k, NULL, st);
 }
 
 enum vigil_err
 s3_copy(struct s3_client *c, const char *src_bucket, const char *src_key,
     const char *dst_bucket, const char *dst_key, struct s3_status *st)
 {
-	struct s3_status	 local;
-	struct s3_req		 r;
-	struct vg_buf		 h;
-	char			 what[256], from[128], *sb = NULL, *sk = NULL;
-	enum vigil_err		 err;
+	struct s3_call	 k;
+	struct vg_buf	 h;
+	char		 what[256], *sb = NULL, *sk = NULL;
+	enum vigil_err	 err;
 
-	if (st == NULL)
-		st = &local;
-	status_clear(st);
-	req_what(from, sizeof(from), "COPY", src_bucket, src_key);
-	snprintf(what, sizeof(what), "%s to %s/%s", from,
+	/*
+	 * The label names both ends: the source as call_init() labels it, cut
+	 * to 127 bytes to leave room for the destination.  The request goes
+	 * to the destination.
+	 */
+	call_init(&k, &st, "COPY", "PUT", src_bucket, src_key);
+	snprintf(what, sizeof(what), "%.127s to %s/%s", k.what,
 	    dst_bucket != NULL ? dst_bucket : "", dst_key != NULL ? dst_key :
 	    "");
 	safe_copy(what, sizeof(what), what);
+	k.r.what = what;
+	k.r.bucket = dst_bucket;
+	k.r.key = dst_key;
 	if (src_key == NULL || dst_key == NULL ||
 	    !args_ok(src_bucket, src_key, st, what) ||
 	    !args_ok(dst_bucket, dst_key, st, what))
@@ -1518,15 +1549,9 @@ s3_copy(struct s3_client *c, const char *src_bucket, const char *src_key,
 		err = VIGIL_E_NOMEM;
 		goto out;
 	}
-	memset(&r, 0, sizeof(r));
-	r.what = what;
-	r.method = "PUT";
-	r.bucket = dst_bucket;
-	r.key = dst_key;
-	r.hdrs[0] = h.data;
-	r.copy = 1;
-	if ((err = s3_perform(c, &r, st)) == VIGIL_OK)
-		vg_buf_free(&r.resp);
+	k.r.hdrs[0] = h.data;
+	k.r.copy = 1;
+	err = perform_drop(c, &k.r, st);
 out:
 	vg_free(sb);
 	vg_free(sk);
@@ -1538,62 +1563,35 @@ enum vigil_err
 s3_delete(struct s3_client *c, const char *bucket, const char *key,
     struct s3_status *st)
 {
-	struct s3_status	 local;
-	struct s3_req		 r;
-	char			 what[160];
-	enum vigil_err		 err;
+	struct s3_call	k;
 
-	if (st == NULL)
-		st = &local;
-	status_clear(st);
-	req_what(what, sizeof(what), "DELETE", bucket, key);
-	if (key == NULL || !args_ok(bucket, key, st, what))
+	if (!object_call(&k, &st, "DELETE", "DELETE", bucket, key))
 		return VIGIL_E_INVAL;
-	memset(&r, 0, sizeof(r));
-	r.what = what;
-	r.method = "DELETE";
-	r.bucket = bucket;
-	r.key = key;
-	if ((err = s3_perform(c, &r, st)) == VIGIL_OK)
-		vg_buf_free(&r.resp);
-	return err;
+	return perform_drop(c, &k.r, st);
 }
 
 enum vigil_err
 s3_put_acl(struct s3_client *c, const char *bucket, const char *key,
     const char *canned, struct s3_status *st)
 {
-	struct s3_status	 local;
-	struct s3_req		 r;
-	char			 what[160], hdr[96];
-	const char		*p;
-	enum vigil_err		 err;
+	struct s3_call	 k;
+	char		 hdr[96];
+	const char	*p;
 
-	if (st == NULL)
-		st = &local;
-	status_clear(st);
-	req_what(what, sizeof(what), "PUT-ACL", bucket, key);
-	if (key == NULL || !args_ok(bucket, key, st, what))
+	if (!object_call(&k, &st, "PUT-ACL", "PUT", bucket, key))
 		return VIGIL_E_INVAL;
 	for (p = canned; p != NULL && *p != '\0'; p++)
 		if (!islower((unsigned char)*p) && *p != '-')
 			break;
 	if (canned == NULL || *canned == '\0' || *p != '\0' ||
 	    strlen(canned) > 64) {
-		set_msg(st, what, "not a canned ACL name");
+		set_msg(st, k.what, "not a canned ACL name");
 		return VIGIL_E_INVAL;
 	}
 	snprintf(hdr, sizeof(hdr), "x-amz-acl: %s", canned);
-	memset(&r, 0, sizeof(r));
-	r.what = what;
-	r.method = "PUT";
-	r.bucket = bucket;
-	r.key = key;
-	r.query = "acl=";
-	r.hdrs[0] = hdr;
-	if ((err = s3_perform(c, &r, st)) == VIGIL_OK)
-		vg_buf_free(&r.resp);
-	return err;
+	k.r.query = "acl=";
+	k.r.hdrs[0] = hdr;
+	return perform_drop(c, &k.r, st);
 }
 
 #define ALL_USERS	"http://acs.amazonaws.com/groups/global/AllUsers"
@@ -1602,34 +1600,19 @@ enum vigil_err
 s3_get_acl_public(struct s3_client *c, const char *bucket, const char *key,
     int *public_read, struct s3_status *st)
 {
-	struct s3_status	 local;
-	struct s3_req		 r;
-	xmlDocPtr		 doc = NULL;
-	xmlNodePtr		 root, list, g, grantee;
-	char			 what[160], *uri, *perm;
-	enum vigil_err		 err;
+	struct s3_call	 k;
+	xmlDocPtr	 doc;
+	xmlNodePtr	 root, list, g, grantee;
+	char		*uri, *perm;
+	enum vigil_err	 err;
 
-	if (st == NULL)
-		st = &local;
-	status_clear(st);
 	*public_read = 0;
-	req_what(what, sizeof(what), "GET-ACL", bucket, key);
-	if (key == NULL || !args_ok(bucket, key, st, what))
+	if (!object_call(&k, &st, "GET-ACL", "GET", bucket, key))
 		return VIGIL_E_INVAL;
-	memset(&r, 0, sizeof(r));
-	r.what = what;
-	r.method = "GET";
-	r.bucket = bucket;
-	r.key = key;
-	r.query = "acl=";
-	if ((err = xml_request(c, &r, &doc, st)) != VIGIL_OK)
+	k.r.query = "acl=";
+	if ((err = xml_request(c, &k.r, "AccessControlPolicy",
+	    "an AccessControlPolicy", &doc, &root, st)) != VIGIL_OK)
 		return err;
-	if (doc == NULL || (root = xmlDocGetRootElement(doc)) == NULL ||
-	    !is_elem(root, "AccessControlPolicy")) {
-		set_msg(st, what, "answer is not an AccessControlPolicy");
-		err = VIGIL_E_IO;
-		goto out;
-	}
 	list = child(root, "AccessControlList");
 	for (g = list != NULL ? list->children : NULL; g != NULL;
 	    g = g->next) {
@@ -1646,7 +1629,6 @@ s3_get_acl_public(struct s3_client *c, const char *bucket, const char *key,
 		vg_free(uri);
 		vg_free(perm);
 	}
-out:
 	xmlFreeDoc(doc);
-	return err;
+	return VIGIL_OK;
 }
