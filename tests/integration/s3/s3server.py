@@ -289,6 +289,24 @@ class Ceph:
         self.procs.append(p)
         return p
 
+    def _osd_up(self, c, osd_id):
+        """Starts the OSD until the monitor counts it up.  Ceph 16's OSD
+        sometimes asks the monitor before it has the monmap ("wrong
+        fsid"), fails update_crush_device_class and exits; a second
+        start then finds the monitor ready."""
+        for attempt in range(4):
+            osd = self._daemon(["ceph-osd"] + c + ["-f", "-i", osd_id])
+            deadline = time.time() + 30
+            while time.time() < deadline and osd.poll() is None:
+                out = self._cmd(["ceph"] + c + ["osd", "stat"])
+                if " 1 up" in out:
+                    return
+                time.sleep(0.5)
+            if osd.poll() is None:
+                osd.kill()
+                osd.wait()
+        raise RuntimeError("ceph-osd never came up; see %s" % self.logdir)
+
     def start(self):
         missing = [p for p in self.PROGRAMS if shutil.which(p) is None]
         if missing:
@@ -325,7 +343,7 @@ class Ceph:
         os.makedirs(os.path.join(self.data, "osd-" + osd_id))
         self._cmd(["ceph-osd"] + c + ["-i", osd_id, "--mkfs", "--osd-uuid",
                                       osd_uuid])
-        self._daemon(["ceph-osd"] + c + ["-f", "-i", osd_id])
+        self._osd_up(c, osd_id)
         rgw = self._daemon(["radosgw"] + c + ["-f", "-n", "client.rgw"])
         wait_http(self.endpoint + "/", time.time() + 90, rgw, "radosgw")
         self._cmd(["radosgw-admin"] + c + [
