@@ -358,9 +358,12 @@ local_action(void *state, const char *bucket, const char *key,
 	int		 dfd, fd;
 
 	*memo = NULL;
-	if (!source_bucket_valid(bucket) || !source_bucket_valid(qbucket) ||
-	    !source_key_valid(key, strlen(key)))
+	if (!source_bucket_valid(bucket) || !source_key_valid(key,
+	    strlen(key)) || (action == VG_Q_MOVE && (qbucket == NULL ||
+	    !source_bucket_valid(qbucket)))) {
+		snprintf(err, errlen, "%s/%s: refused name", bucket, key);
 		return VIGIL_E_INVAL;
+	}
 	if (action == VG_Q_MOVE)
 		return local_move(l, bucket, key, qbucket, undo, err, errlen);
 	if ((rc = walk_dirs(l, b, key, &leaf, &dfd)) != VIGIL_OK) {
