@@ -38,8 +38,67 @@ setup(void)
 	if (eng_ruleset_compile(path, ENG_MODE_AUTO, &rs, NULL) != VIGIL_OK ||
 	    eng_scanner_new(&sc) != VIGIL_OK)
 		abort();
+	/* The daemon's evidence excerpts, so their capture is fuzzed too. */
+	eng_scanner_set_excerpt(sc, 64);
 	unlink(path);
 	vg_log_init("fuzz", VG_LOG_ERROR, 0);
+}
+
+/* An in-memory object for eng_scan_reader(): the object-store path. */
+struct mem {
+	const uint8_t	*p;
+	size_t		 n, off;
+};
+
+static ssize_t
+mem_read(void *arg, void *buf, size_t n)
+{
+	struct mem *m = arg;
+
+	if (n > m->n - m->off)
+		n = m->n - m->off;
+	memcpy(buf, m->p + m->off, n);
+	m->off += n;
+	return (ssize_t)n;
+}
+
+static ssize_t
+mem_pread(void *arg, void *buf, size_t n, uint64_t off)
+{
+	struct mem *m = arg;
+
+	if (off >= m->n)
+		return 0;
+	if (n > m->n - off)
+		n = m->n - (size_t)off;
+	memcpy(buf, m->p + off, n);
+	return (ssize_t)n;
+}
+
+static const char *
+mem_error(void *arg)
+{
+	(void)arg;
+	return "no error";
+}
+
+/* Reads every excerpt byte, so a bad bound shows under ASan. */
+static unsigned
+touch(const struct eng_result *r)
+{
+	unsigned	sum = 0;
+
+	for (size_t i = 0; i < r->nmatches; i++) {
+		const struct eng_match *m = &r->matches[i];
+
+		if (m->excerpt == NULL)
+			continue;
+		if (m->excerpt_mark + m->excerpt_marklen > m->excerpt_len)
+			abort();
+		for (size_t k = 0; k < m->excerpt_len; k++)
+			sum += m->excerpt[k];
+	}
+	return sum;
 }
 
 int
@@ -61,10 +120,24 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	lseek(fd, 0, SEEK_SET);
 	if (eng_scan_fd(sc, rs, fd, "obj", &lim, &r) == VIGIL_OK) {
-		json = eng_result_json(r);
+		json = eng_result_json_ex(r, 1);
 		free(json);
+		(void)touch(r);
 		eng_result_free(r);
 	}
 	close(fd);
+	/* Half the inputs again through the reader path (ranged reads). */
+	if (size & 1) {
+		struct mem		m = { data, size, 0 };
+		struct eng_reader	rd = { &m, mem_read, mem_pread, size,
+					    mem_error };
+
+		r = NULL;
+		if (eng_scan_reader(sc, rs, &rd, "obj", &lim, &r) ==
+		    VIGIL_OK) {
+			(void)touch(r);
+			eng_result_free(r);
+		}
+	}
 	return 0;
 }
