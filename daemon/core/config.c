@@ -23,6 +23,7 @@
 #include "vigil/config.h"
 #include "vigil/core.h"
 #include "vigil/cron.h"
+#include "vigil/engine.h"
 
 enum cfg_type {
 	CFG_STR, CFG_UINT, CFG_SIZE, CFG_SECONDS, CFG_TOKEN,
@@ -293,32 +294,30 @@ bad:
 	return VIGIL_E_INVAL;
 }
 
+/* The severity called s[0..len), or -2. */
 static int
 severity_index(const char *s, size_t len)
 {
-	static const char *const sev[] = { "low", "medium", "high",
-	    "critical" };
+	for (int i = ENG_SEV_LOW; i <= ENG_SEV_CRITICAL; i++) {
+		const char *n = eng_severity_name((enum eng_severity)i);
 
-	for (int i = 0; i < 4; i++)
-		if (strlen(sev[i]) == len && strncmp(sev[i], s, len) == 0)
+		if (strlen(n) == len && strncmp(n, s, len) == 0)
 			return i;
+	}
 	return -2;
 }
 
-/* The index of a clause name in eng_clauses[] order, or -1. */
-static int
-clause_index(const char *s, size_t len)
+int
+vg_clause_index(const char *s, size_t len)
 {
-	static const char *const clauses[] = { "IV.9(1)", "IV.9(2)",
-	    "IV.9(3)", "IV.9(4)", "IV.9(5)", "IV.9(6)", "IV.9(7)", "IV.9(8)",
-	    "network-safety" };
-
-	for (int i = 0; i < (int)(sizeof(clauses) / sizeof(clauses[0])); i++)
-		if (strlen(clauses[i]) == len &&
-		    strncmp(clauses[i], s, len) == 0)
+	for (int i = 0; i < ENG_NCLAUSES; i++)
+		if (strlen(eng_clauses[i]) == len &&
+		    strncmp(eng_clauses[i], s, len) == 0)
 			return i;
 	return -1;
 }
+
+#define clause_index	vg_clause_index
 
 static enum vigil_err
 add_weight(struct vg_config *cfg, const char *value, char *err,

@@ -77,14 +77,13 @@ vlog(enum vg_log_level level, int errnum, const char *fmt, va_list ap)
 	vg_buf_init(&line, 16384);
 	if (log_json) {
 		struct timespec	ts;
-		struct tm	tm;
-		char		tbuf[32];
+		char		tbuf[40];
 
 		clock_gettime(CLOCK_REALTIME, &ts);
-		gmtime_r(&ts.tv_sec, &tm);
-		strftime(tbuf, sizeof(tbuf), "%Y-%m-%dT%H:%M:%S", &tm);
-		(void)vg_buf_addf(&line, "{\"ts\":\"%s.%03ldZ\",\"level\":\"%s\","
-		    "\"msg\":\"", tbuf, ts.tv_nsec / 1000000, level_names[level]);
+		vg_iso_time((double)ts.tv_sec + ts.tv_nsec / 1e9, 1, tbuf,
+		    sizeof(tbuf));
+		(void)vg_buf_addf(&line, "{\"ts\":\"%s\",\"level\":\"%s\","
+		    "\"msg\":\"", tbuf, level_names[level]);
 		json_escape(&line, msg);
 		(void)vg_buf_add(&line, "\"}\n", 3);
 	} else

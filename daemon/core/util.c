@@ -3,6 +3,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -149,4 +150,21 @@ vg_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void
+vg_iso_time(double t, int ms, char *buf, size_t len)
+{
+	struct tm	tm;
+	time_t		s = (time_t)t;
+	char		base[32];
+	int		frac = (int)((t - (double)s) * 1000);
+
+	gmtime_r(&s, &tm);
+	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+	if (ms)
+		snprintf(buf, len, "%s.%03dZ", base, frac > 999 ? 999 :
+		    frac < 0 ? 0 : frac);
+	else
+		snprintf(buf, len, "%sZ", base);
 }

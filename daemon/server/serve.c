@@ -1243,14 +1243,6 @@ brun_refill(struct brun *b)
 	}
 }
 
-static void
-on_throttle(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	cycle_kick(arg, 1);
-}
-
 /*
  * Bucket scan work for the next cycle: listed pages to record, the jobs
  * to check for completion, and a claim of items for one job (round
@@ -1420,11 +1412,7 @@ brun_remove(struct srv *srv, struct brun *b)
 {
 	size_t	i = (size_t)(b - srv->bj);
 
-	vg_free(b->j.bucket);
-	vg_free(b->j.prefix);
-	vg_free(b->j.mode);
-	vg_free(b->j.cursor);
-	vg_free(b->j.token);
+	bscan_job_clear(&b->j);
 	memmove(&srv->bj[i], &srv->bj[i + 1], (srv->nbj - i - 1) *
 	    sizeof(*b));
 	srv->nbj--;
@@ -1658,11 +1646,7 @@ brun_add(struct srv *srv, const struct bscan_job *j)
 	b->j.cursor = j->cursor != NULL ? vg_strdup(j->cursor) : NULL;
 	b->j.token = j->token != NULL ? vg_strdup(j->token) : NULL;
 	if (b->j.bucket == NULL || b->j.prefix == NULL || b->j.mode == NULL) {
-		vg_free(b->j.bucket);
-		vg_free(b->j.prefix);
-		vg_free(b->j.mode);
-		vg_free(b->j.cursor);
-		vg_free(b->j.token);
+		bscan_job_clear(&b->j);
 		return NULL;
 	}
 	b->maybe = 1;
@@ -2050,6 +2034,25 @@ job_qactions(struct srv *srv, struct job *job)
 	return actions;
 }
 
+/* One task per recorded action (undo: with the memo it left). */
+static void
+qrows_push(struct srv *srv, const struct bscan_q *x, size_t n, int undo,
+    const char *actor)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned a = 0;
+
+		for (unsigned k = 1; k <= VG_Q_PRIVATE; k <<= 1)
+			if (strcmp(vg_quarantine_action_name(k),
+			    x[i].action) == 0)
+				a = k;
+		if (a != 0)
+			qtask_push(srv, x[i].bucket, x[i].key, a, undo,
+			    undo ? x[i].memo : NULL, x[i].qbucket != NULL ?
+			    x[i].qbucket : "", actor);
+	}
+}
+
 /*
  * Quarantine actions recorded pending but never done (a stop or crash
  * came first) run now; they were committed with their verdicts.
@@ -2059,25 +2062,14 @@ quarantine_recover(struct srv *srv)
 {
 	struct bscan_q	*x;
 	size_t		 n;
+	enum vigil_err	 rc;
 
 	store_lock(srv);
-	if (bscan_q_pending(srv->bs, &x, &n) != VIGIL_OK) {
-		store_unlock(srv);
-		return;
-	}
+	rc = bscan_q_pending(srv->bs, &x, &n);
 	store_unlock(srv);
-	for (size_t i = 0; i < n; i++) {
-		unsigned a = 0;
-
-		for (unsigned k = 1; k <= VG_Q_PRIVATE; k <<= 1)
-			if (strcmp(vg_quarantine_action_name(k),
-			    x[i].action) == 0)
-				a = k;
-		if (a != 0)
-			qtask_push(srv, x[i].bucket, x[i].key, a, 0, NULL,
-			    x[i].qbucket != NULL ? x[i].qbucket : "",
-			    "policy (after a restart)");
-	}
+	if (rc != VIGIL_OK)
+		return;
+	qrows_push(srv, x, n, 0, "policy (after a restart)");
 	if (n > 0)
 		vg_log_info("quarantine: %zu actions left pending run now", n);
 	bscan_q_free(x, n);
@@ -2088,24 +2080,14 @@ srv_quarantine_undo(struct srv *srv, int64_t review, const char *actor)
 {
 	struct bscan_q	*x;
 	size_t		 n;
+	enum vigil_err	 rc;
 
 	store_lock(srv);
-	if (bscan_q_for_review(srv->bs, review, &x, &n) != VIGIL_OK) {
-		store_unlock(srv);
-		return;
-	}
+	rc = bscan_q_for_review(srv->bs, review, &x, &n);
 	store_unlock(srv);
-	for (size_t i = 0; i < n; i++) {
-		unsigned a = 0;
-
-		for (unsigned k = 1; k <= VG_Q_PRIVATE; k <<= 1)
-			if (strcmp(vg_quarantine_action_name(k),
-			    x[i].action) == 0)
-				a = k;
-		if (a != 0)
-			qtask_push(srv, x[i].bucket, x[i].key, a, 1, x[i].memo,
-			    x[i].qbucket != NULL ? x[i].qbucket : "", actor);
-	}
+	if (rc != VIGIL_OK)
+		return;
+	qrows_push(srv, x, n, 1, actor);
 	bscan_q_free(x, n);
 }
 
@@ -2313,7 +2295,7 @@ cycle_run(void *arg, void *state)
 	for (size_t i = 0; i < c->npages && rc == VIGIL_OK; i++)
 		if (c->pages[i]->err == VIGIL_OK)
 			rc = bscan_page(srv->bs, c->pages[i]->job,
-			    &c->pages[i]->l, c->pages[i]->bucket);
+			    &c->pages[i]->l);
 	if (c->claim > 0 && rc == VIGIL_OK)
 		rc = store_inbox_claim(srv->st, c->suspects, c->claim,
 		    &c->items, &c->nitems);
@@ -2587,12 +2569,9 @@ handle_scan(struct srv *srv, struct evhttp_request *req)
 static json_t *
 iso_time(double t)
 {
-	char		buf[40];
-	struct tm	tm;
-	time_t		s = (time_t)t;
+	char	buf[40];
 
-	gmtime_r(&s, &tm);
-	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	vg_iso_time(t, 0, buf, sizeof(buf));
 	return json_string(buf);
 }
 
@@ -3450,7 +3429,7 @@ srv_main(const struct vg_config *cfg)
 	    EV_READ | EV_PERSIST, on_done, srv);
 	srv->ev_lister = event_new(srv->base, srv_workq_fd(srv->lister),
 	    EV_READ | EV_PERSIST, on_lister_done, srv);
-	srv->ev_throttle = evtimer_new(srv->base, on_throttle, srv);
+	srv->ev_throttle = evtimer_new(srv->base, on_commit, srv);
 	srv->ev_qdone = event_new(srv->base, srv_workq_fd(srv->qwq),
 	    EV_READ | EV_PERSIST, on_qdone, srv);
 	srv->ev_reload = event_new(srv->base, srv->reload.efd,

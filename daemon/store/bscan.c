@@ -189,15 +189,21 @@ bscan_create(struct bscan *b, const char *bucket, const char *prefix,
 }
 
 void
+bscan_job_clear(struct bscan_job *j)
+{
+	vg_free(j->bucket);
+	vg_free(j->prefix);
+	vg_free(j->mode);
+	vg_free(j->cursor);
+	vg_free(j->token);
+	j->bucket = j->prefix = j->mode = j->cursor = j->token = NULL;
+}
+
+void
 bscan_jobs_free(struct bscan_job *j, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		vg_free(j[i].bucket);
-		vg_free(j[i].prefix);
-		vg_free(j[i].mode);
-		vg_free(j[i].cursor);
-		vg_free(j[i].token);
-	}
+	for (size_t i = 0; i < n; i++)
+		bscan_job_clear(&j[i]);
 	vg_free(j);
 }
 
@@ -275,14 +281,11 @@ bscan_cancel(struct bscan *b, int64_t id, double now)
 static json_t *
 iso(double t)
 {
-	char		buf[40];
-	struct tm	tm;
-	time_t		s = (time_t)t;
+	char	buf[40];
 
 	if (t <= 0)
 		return json_null();
-	gmtime_r(&s, &tm);
-	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	vg_iso_time(t, 0, buf, sizeof(buf));
 	return json_string(buf);
 }
 
@@ -388,14 +391,12 @@ bscan_list(struct bscan *b, size_t limit, double now, json_t **out)
 /* Items ---------------------------------------------------------------- */
 
 enum vigil_err
-bscan_page(struct bscan *b, int64_t job, const struct source_listing *l,
-    const char *bucket)
+bscan_page(struct bscan *b, int64_t job, const struct source_listing *l)
 {
 	sqlite3_stmt	*s;
 	enum vigil_err	 rc;
 	int64_t		 added = 0;
 
-	(void)bucket;
 	for (size_t i = 0; i < l->nkeys; i++) {
 		s = q(b, B_ITEM_ADD);
 		sqlite3_bind_int64(s, 1, job);

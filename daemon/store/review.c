@@ -36,6 +36,7 @@
 
 #include "vigil/config.h"
 #include "vigil/core.h"
+#include "vigil/engine.h"
 #include "vigil/review.h"
 #include "vigil/store.h"
 
@@ -124,12 +125,6 @@ enum { F_ACTIVE = 0, F_DISMISSED, F_REMOVED, F_SUPERSEDED };
 
 static const char *const finding_states[] = { "active", "dismissed",
     "removed", "superseded" };
-static const char *const severities[] = { "low", "medium", "high",
-    "critical" };
-static const char *const clauses[] = { "IV.9(1)", "IV.9(2)", "IV.9(3)",
-    "IV.9(4)", "IV.9(5)", "IV.9(6)", "IV.9(7)", "IV.9(8)", "network-safety" };
-#define NCLAUSES (sizeof(clauses) / sizeof(clauses[0]))
-
 struct review {
 	struct store		*st;
 	sqlite3			*db;
@@ -183,20 +178,11 @@ tx_end(struct review *rv, int own, enum vigil_err rc)
 static json_t *
 iso(double t)
 {
-	char		buf[48];
-	struct tm	tm;
-	time_t		s;
-	int		ms;
+	char	buf[40];
 
 	if (t <= 0)
 		return json_null();
-	s = (time_t)t;
-	ms = (int)((t - (double)s) * 1000);
-	if (ms > 999)
-		ms = 999;
-	gmtime_r(&s, &tm);
-	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), ".%03dZ", ms);
+	vg_iso_time(t, 1, buf, sizeof(buf));
 	return json_string(buf);
 }
 
@@ -209,7 +195,8 @@ jstr(const char *s)
 static const char *
 sev_name(int s)
 {
-	return s >= 0 && s < 4 ? severities[s] : "low";
+	return eng_severity_name(s >= ENG_SEV_LOW && s <= ENG_SEV_CRITICAL ?
+	    (enum eng_severity)s : ENG_SEV_LOW);
 }
 
 const char *
@@ -308,10 +295,9 @@ weight_of(const struct vg_config *cfg, const char *clause, int sev)
 static int
 auto_suspends(const struct vg_config *cfg, const char *clause)
 {
-	for (size_t i = 0; i < NCLAUSES; i++)
-		if (strcmp(clauses[i], clause) == 0)
-			return (cfg->auto_suspend >> i) & 1;
-	return 0;
+	int	c = vg_clause_index(clause, strlen(clause));
+
+	return c >= 0 && ((cfg->auto_suspend >> c) & 1);
 }
 
 /* Open and close ------------------------------------------------------- */

@@ -57,6 +57,8 @@ enum vigil_err	bscan_create(struct bscan *, const char *bucket,
 enum vigil_err	bscan_running(struct bscan *, struct bscan_job **jobs,
 		    size_t *n);
 void		bscan_jobs_free(struct bscan_job *, size_t n);
+/* Frees one job's strings (not the struct). */
+void		bscan_job_clear(struct bscan_job *);
 /* VIGIL_E_NOTFOUND, or VIGIL_E_LIMIT if it is not running. */
 enum vigil_err	bscan_cancel(struct bscan *, int64_t id, double now);
 /* The wire form (docs): one job, or every job newest first. */
@@ -71,7 +73,7 @@ enum vigil_err	bscan_list(struct bscan *, size_t limit, double now,
  * listing is complete.
  */
 enum vigil_err	bscan_page(struct bscan *, int64_t job,
-		    const struct source_listing *, const char *bucket);
+		    const struct source_listing *);
 /*
  * Claims up to max pending items of job for scanning.  In incremental
  * mode an item whose eTag, size and mtime match the object's last

@@ -136,6 +136,8 @@ struct vg_quarantine {
 	unsigned	 actions;
 };
 
+/* The index of clause name s[0..len) in eng_clauses[], or -1. */
+int		vg_clause_index(const char *s, size_t len);
 /* The actions quarantine rules give a finding, as VG_Q_* bits. */
 unsigned	vg_config_quarantine(const struct vg_config *,
 		    const char *clause, int severity);

@@ -78,5 +78,10 @@ int	vg_parse_size(const char *, uint64_t *out);
 
 /* Monotonic seconds. */
 double	vg_now(void);
+/*
+ * Unix time t as ISO 8601 UTC, "2026-11-26T10:13:40Z", or with ms
+ * "2026-11-26T10:13:40.123Z", into buf (at least 32 bytes).
+ */
+void	vg_iso_time(double t, int ms, char *buf, size_t len);
 
 #endif /* VIGIL_CORE_H */

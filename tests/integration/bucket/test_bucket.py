@@ -323,6 +323,12 @@ def t_cli(rules, conf):
                                                            r.stderr))
     check(b"bucket scan" in r.stderr and b"done, listed 50" in r.stderr,
           "progress: %s" % r.stderr)
+    # On a terminal (script(1) gives it one): a bar redrawn in place.
+    r = subprocess.run(["script", "-qec", "%s bucket-scan clean --full" %
+                        ts.VIGIL, "/dev/null"], env=env,
+                       capture_output=True, timeout=120)
+    check(r.returncode == 0 and b"\r[" in r.stdout and b"] 50/50 " in
+          r.stdout, "tty progress: %d %r" % (r.returncode, r.stdout[-300:]))
     r = subprocess.run([ts.VIGIL, "bucket-scan", "big", "--prefix",
                         "acct-c/", "--full"], env=env, capture_output=True,
                        timeout=300)

@@ -184,7 +184,8 @@ def t_flag(d):
     upload(d, "f/low.txt", b"a NEEDLE-LOW b", "acct-flag")
     scanned(d, "b1", "f/low.txt")
     a = account(d, "acct-flag")
-    check(a["state"] == "active" and a["score"] == 1,
+    # IV.9(8) weighs 2 at any severity (weight_clause), not low's 1.
+    check(a["state"] == "active" and a["score"] == 2,
           "after a low finding: %s %s" % (a["state"], a["score"]))
     check(pending_item(d, "acct-flag") is None, "item for a low finding")
     f = a["findings"][0]
@@ -197,7 +198,7 @@ def t_flag(d):
     a = account(d, "acct-flag")
     check(a["state"] == "flagged", "state %s score %s" % (a["state"],
                                                           a["score"]))
-    check(a["score"] == 1 + 5 + 25, "score %s" % a["score"])
+    check(a["score"] == 2 + 5 + 25, "score %s" % a["score"])
     it = pending_item(d, "acct-flag")
     check(it is not None and it["status"] == "pending",
           "no pending item: %s" % it)
@@ -266,7 +267,7 @@ def t_rescan(d):
     states = sorted((f["rule"], f["state"]) for f in a["findings"])
     check(states == [("needle_low", "active"),
                      ("needle_medium", "superseded")], "%s" % states)
-    check(a["score"] == 1, "score %s" % a["score"])
+    check(a["score"] == 2, "score %s" % a["score"])
 
 
 @case("deletion: ObjectRemoved stops a finding counting")
@@ -275,12 +276,12 @@ def t_removed(d):
     upload(d, "del/b.txt", b"NEEDLE-LOW", "acct-del")
     scanned(d, "b1", "del/a.txt")
     scanned(d, "b1", "del/b.txt")
-    check(account(d, "acct-del")["score"] == 6, "score before")
+    check(account(d, "acct-del")["score"] == 7, "score before")
     os.unlink(os.path.join(d.state, "buckets", "b1", "del", "a.txt"))
     event(d, "del/a.txt", "acct-del", name="ObjectRemoved:Delete")
-    a = wait_for(lambda: (lambda a: a if a["score"] == 1 else None)(
+    a = wait_for(lambda: (lambda a: a if a["score"] == 2 else None)(
         account(d, "acct-del")), 10)
-    check(a, "score did not drop to 1: %s" % account(d, "acct-del"))
+    check(a, "score did not drop to 2: %s" % account(d, "acct-del"))
     st = {f["key"]: f["state"] for f in a["findings"]}
     check(st == {"del/a.txt": "removed", "del/b.txt": "active"}, "%s" % st)
 
@@ -649,10 +650,12 @@ def t_quarantine(rules, conf_base):
     state = os.path.join(ts.WORK, "state-q")
     conf = os.path.join(ts.WORK, "q.conf")
     with open(conf, "w") as f:
-        f.write(conf_base + "quarantine = critical private,move\n")
+        f.write(conf_base + "quarantine = critical private,move\n"
+                "excerpt = redacted\n")
     d = Daemon("quarantine", state, rules, conf)
     try:
-        put_object(state, "qb", "x/evil.txt", b"NEEDLE-CRITICAL")
+        put_object(state, "qb", "x/evil.txt", b"some context NEEDLE-CRITICAL "
+                   b"and more")
         src = os.path.join(state, "buckets", "qb", "x", "evil.txt")
         dst = os.path.join(state, "buckets", "qb-quarantine", "x",
                            "evil.txt")
@@ -668,6 +671,9 @@ def t_quarantine(rules, conf_base):
         time.sleep(0.5)
         f = account(d, "acct-q")["findings"]
         check(f and f[0]["state"] == "active", "findings %s" % f)
+        # excerpt = redacted: the matched bytes, none of their context.
+        check(f[0]["excerpt"] == "NEEDLE-CRITICAL", "excerpt %r"
+              % f[0]["excerpt"])
         it = pending_item(d, "acct-q")
         path = "/v1/review/%d" % it["id"]
         jhttp(d, "POST", path + "/claim", {}, token=ALICE)
@@ -723,6 +729,7 @@ def main():
                  "token = moderator %s bob\ntoken = moderator %s\n"
                  "token = admin %s\n[policy]\nflag_threshold = 30\n"
                  "auto_suspend = network-safety\nclaim_lease = 2\n"
+                 "weight_clause = IV.9(8) * 2\n"
                  % (HOOK, ALICE, BOB, ANON_MOD, ADMIN))
     conf = os.path.join(ts.WORK, "vigil.conf")
     with open(conf, "w") as f:

@@ -1,6 +1,7 @@
 /*
- * rules_src.h: compile a ruleset from a string, for the engine's tests.
- * The source goes through a temporary file, as rules do in real use.
+ * rules_src.h: helpers for the engine's tests: compile a ruleset from a
+ * string (through a temporary file, as rules go in real use), and look
+ * for a rule in a result by its path.
  */
 #ifndef VIGIL_TEST_RULES_SRC_H
 #define VIGIL_TEST_RULES_SRC_H
@@ -36,6 +37,25 @@ rules_from_src(const char *src, enum eng_match_mode mode)
 	}
 	unlink(path);
 	return rs;
+}
+
+/* Is rule reported with this path ("a/b/#text", elements joined by /)? */
+static inline int
+hit(const struct eng_result *r, const char *rule, const char *path)
+{
+	for (size_t i = 0; i < r->nmatches; i++) {
+		char	buf[512] = "";
+		size_t	len = 0;
+
+		for (size_t k = 0; k < r->matches[i].npath &&
+		    len < sizeof(buf); k++)
+			len += (size_t)snprintf(buf + len, sizeof(buf) - len,
+			    "%s%s", k > 0 ? "/" : "", r->matches[i].path[k]);
+		if (strcmp(r->matches[i].rule, rule) == 0 &&
+		    strcmp(buf, path) == 0)
+			return 1;
+	}
+	return 0;
 }
 
 #endif /* VIGIL_TEST_RULES_SRC_H */

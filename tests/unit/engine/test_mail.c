@@ -68,25 +68,6 @@ scan(const char *name, const char *data, int text_layer)
 	return r;
 }
 
-/* Is rule reported with this path ("a/b/#text", elements joined by /)? */
-static int
-has(const struct eng_result *r, const char *rule, const char *path)
-{
-	for (size_t i = 0; i < r->nmatches; i++) {
-		char	buf[512] = "";
-		size_t	len = 0;
-
-		for (size_t k = 0; k < r->matches[i].npath &&
-		    len < sizeof(buf); k++)
-			len += (size_t)snprintf(buf + len, sizeof(buf) - len,
-			    "%s%s", k > 0 ? "/" : "", r->matches[i].path[k]);
-		if (strcmp(r->matches[i].rule, rule) == 0 &&
-		    strcmp(buf, path) == 0)
-			return 1;
-	}
-	return 0;
-}
-
 static void
 test_sniff(void **state)
 {
@@ -128,8 +109,8 @@ test_base64_subject(void **state)
 	    "Content-Transfer-Encoding: base64\n\n"
 	    "dmlnaWwgbmVlZGxlIGNhc2lubyByb3lhbGUK\n", 1);
 	assert_string_equal(r->mime, "message/rfc822");
-	assert_true(has(r, "needle_ascii", "m.eml/#text"));
-	assert_true(has(r, "needle_zh", "m.eml/#text"));
+	assert_true(hit(r, "needle_ascii", "m.eml/#text"));
+	assert_true(hit(r, "needle_zh", "m.eml/#text"));
 	assert_int_equal(r->verdict, VIGIL_FLAGGED);
 	eng_result_free(r);
 	/* Without a text layer the body is a member, still decoded. */
@@ -137,7 +118,7 @@ test_base64_subject(void **state)
 	    "From: a@example.org\nTo: b@example.org\nSubject: x\n"
 	    "Content-Transfer-Encoding: base64\n\n"
 	    "dmlnaWwgbmVlZGxlIGNhc2lubyByb3lhbGUK\n", 0);
-	assert_true(has(r, "needle_ascii", "m.eml/part-1"));
+	assert_true(hit(r, "needle_ascii", "m.eml/part-1"));
 	eng_result_free(r);
 }
 
@@ -159,8 +140,8 @@ test_qp_html(void **state)
 	    "Content-Transfer-Encoding: quoted-printable\n\n"
 	    "<p>=E7=BD=91<b>=E4=B8=8A</b>=E8=B5=8C=E5=9C=BA</p>\n"
 	    "--B--\n", 1);
-	assert_true(has(r, "needle_ascii", "m.eml/#text"));
-	assert_true(has(r, "needle_zh", "m.eml/#text"));
+	assert_true(hit(r, "needle_ascii", "m.eml/#text"));
+	assert_true(hit(r, "needle_zh", "m.eml/#text"));
 	eng_result_free(r);
 }
 
@@ -184,8 +165,8 @@ test_attachment(void **state)
 	    "Content-Transfer-Encoding: base64\n\n"
 	    "dmlnaWwgbmVlZGxlIGNhc2lubyByb3lhbGUK\n"
 	    "--B--\n", 1);
-	assert_true(has(r, "needle_ascii", "m.eml/n.bin"));
-	assert_true(has(r, "needle_ascii", "m.eml/part-3"));
+	assert_true(hit(r, "needle_ascii", "m.eml/n.bin"));
+	assert_true(hit(r, "needle_ascii", "m.eml/part-3"));
 	assert_int_equal(r->members, 2);
 	eng_result_free(r);
 }
@@ -205,7 +186,7 @@ test_mbox(void **state)
 	    "From: a@example.org\nTo: b@example.org\nSubject: two\n"
 	    "Content-Transfer-Encoding: base64\n\n"
 	    "dmlnaWwgbmVlZGxlIGNhc2lubyByb3lhbGUK\n", 1);
-	assert_true(has(r, "needle_ascii", "box/message-2/#text"));
+	assert_true(hit(r, "needle_ascii", "box/message-2/#text"));
 	assert_int_equal(r->nmatches, 1);
 	eng_result_free(r);
 }

@@ -67,25 +67,6 @@ scan(const char *name, const void *data, size_t len, int text_layer)
 	return r;
 }
 
-/* Is rule reported with this path ("a/b/#text", elements joined by /)? */
-static int
-has(const struct eng_result *r, const char *rule, const char *path)
-{
-	for (size_t i = 0; i < r->nmatches; i++) {
-		char	buf[512] = "";
-		size_t	len = 0;
-
-		for (size_t k = 0; k < r->matches[i].npath &&
-		    len < sizeof(buf); k++)
-			len += (size_t)snprintf(buf + len, sizeof(buf) - len,
-			    "%s%s", k > 0 ? "/" : "", r->matches[i].path[k]);
-		if (strcmp(r->matches[i].rule, rule) == 0 &&
-		    strcmp(buf, path) == 0)
-			return 1;
-	}
-	return 0;
-}
-
 /* Appends n bytes to a growing buffer. */
 static void
 put(uint8_t **b, size_t *len, const void *p, size_t n)
@@ -192,16 +173,16 @@ test_text_and_streams(void **state)
 	r = scan("p.pdf", pdf, len, 1);
 	assert_string_equal(r->mime, "application/pdf");
 	/* The octal escape hides the phrase from the content stream. */
-	assert_true(has(r, "needle_ascii", "p.pdf/#text"));
-	assert_false(has(r, "needle_ascii", "p.pdf/#stream-4"));
-	assert_true(has(r, "secret", "p.pdf/#stream-6"));
+	assert_true(hit(r, "needle_ascii", "p.pdf/#text"));
+	assert_false(hit(r, "needle_ascii", "p.pdf/#stream-4"));
+	assert_true(hit(r, "secret", "p.pdf/#stream-6"));
 	assert_int_equal(r->members, 2);
 	assert_int_equal(r->nproblems, 0);
 	eng_result_free(r);
 	/* Without a text layer the streams are still members. */
 	r = scan("p.pdf", pdf, len, 0);
-	assert_false(has(r, "needle_ascii", "p.pdf/#text"));
-	assert_true(has(r, "secret", "p.pdf/#stream-6"));
+	assert_false(hit(r, "needle_ascii", "p.pdf/#text"));
+	assert_true(hit(r, "secret", "p.pdf/#stream-6"));
 	eng_result_free(r);
 	free(pdf);
 }
@@ -216,7 +197,7 @@ test_corrupt(void **state)
 
 	(void)state;
 	r = scan("c.pdf", pdf, sizeof(pdf) - 1, 1);
-	assert_true(has(r, "needle_ascii", "c.pdf"));
+	assert_true(hit(r, "needle_ascii", "c.pdf"));
 	assert_int_equal(r->nproblems, 1);
 	assert_int_equal(r->problems[0].reason, VIGIL_R_CORRUPT);
 	eng_result_free(r);
