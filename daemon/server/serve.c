@@ -135,7 +135,6 @@ struct brun {
 	int			 stalled;	/* listing failed: retry later */
 	int64_t			 outstanding;	/* items listed, not done */
 	int			 maybe;		/* pending items may exist */
-	int			 cancelled;
 	double			 tok_obj, tok_bytes, refilled;
 };
 
@@ -1275,7 +1274,7 @@ plan_bucket(struct srv *srv, struct cycle *c)
 		return;
 	for (n = 0; n < srv->nbj; n++) {
 		b = &srv->bj[(srv->bj_next + n) % srv->nbj];
-		if (b->cancelled || !b->maybe)
+		if (!b->maybe)
 			continue;
 		brun_refill(b);
 		if ((b->j.max_bytes_per_s > 0 && b->tok_bytes <= 0) ||
@@ -1476,7 +1475,7 @@ brun_list(struct srv *srv, struct brun *b)
 {
 	struct bpage	*p;
 
-	if (b->listing || b->stalled || b->cancelled || b->j.listed_all ||
+	if (b->listing || b->stalled || b->j.listed_all ||
 	    b->outstanding >= LIST_AHEAD || srv->draining)
 		return;
 	if ((p = vg_calloc(1, sizeof(*p))) == NULL)
@@ -1506,7 +1505,7 @@ on_lister_done(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	while (srv_workq_done(srv->lister, (void **)&p, 1) == 1) {
 		b = brun_find(srv, p->job);
-		if (b == NULL || b->cancelled) {
+		if (b == NULL) {	/* cancelled meanwhile */
 			page_free(p);
 			continue;
 		}

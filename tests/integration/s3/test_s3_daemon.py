@@ -223,20 +223,24 @@ class Run:
               % len(lists))
         check(any(b"continuation-token=" in h for h in lists),
               "pages after the first not asked by continuation token")
+        # Incremental rerun: every object unchanged, none read, once the
+        # quarantine thread has moved the flagged ones away (Ceph).
+        if "move" in self.srv.caps:
+            check(ts.wait_for(lambda: not any(
+                self.exists("pages", "p/%02d.txt" % i) for i in (0, 3, 6)),
+                30), "flagged objects not moved to pages-quarantine")
+        st, j2 = ts.jhttp(self.d, "POST", "/v1/bucket-scans",
+                          {"bucket": "pages"}, token=ADMIN)
+        check(st == 201, "second job: %s %s" % (st, j2))
+        jid2 = j2["id"]
         j2 = ts.wait_for(lambda: (lambda j: j if j["state"] != "running"
                                   else None)(ts.jhttp(
-                                      self.d, "POST", "/v1/bucket-scans",
-                                      {"bucket": "pages"},
-                                      token=ADMIN)[1]), 5)
-        if j2 and j2.get("id"):
-            j2 = ts.wait_for(lambda: (lambda j: j if j["state"] !=
-                                      "running" else None)(ts.jhttp(
-                                          self.d, "GET",
-                                          "/v1/bucket-scans/%d" % j2["id"],
-                                          token=ADMIN)[1]), 60, 0.2)
-            # Flagged objects were moved to pages-quarantine meanwhile.
-            check(j2["scanned"] == 0 and j2["skipped"] == j2["listed"],
-                  "incremental over S3: %s" % j2)
+                                      self.d, "GET", "/v1/bucket-scans/%d"
+                                      % jid2, token=ADMIN)[1]), 60, 0.2)
+        # Flagged objects may have been moved to pages-quarantine.
+        check(j2 and j2["state"] == "done" and j2["listed"] > 0 and
+              j2["scanned"] == 0 and j2["skipped"] == j2["listed"],
+              "incremental over S3: %s" % j2)
 
     def t_quarantine(self):
         caps = self.srv.caps
