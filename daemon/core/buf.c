@@ -15,8 +15,8 @@ vg_buf_init(struct vg_buf *b, size_t max)
 	b->max = max;
 }
 
-static enum vigil_err
-buf_reserve(struct vg_buf *b, size_t extra)
+enum vigil_err
+vg_buf_reserve(struct vg_buf *b, size_t extra)
 {
 	size_t	 want, ncap;
 	char	*p;
@@ -43,7 +43,7 @@ vg_buf_add(struct vg_buf *b, const void *p, size_t n)
 {
 	enum vigil_err	err;
 
-	if ((err = buf_reserve(b, n)) != VIGIL_OK)
+	if ((err = vg_buf_reserve(b, n)) != VIGIL_OK)
 		return err;
 	if (n != 0)
 		memcpy(b->data + b->len, p, n);
@@ -70,7 +70,7 @@ vg_buf_addf(struct vg_buf *b, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0)
 		return VIGIL_E_INVAL;
-	if ((err = buf_reserve(b, (size_t)n)) != VIGIL_OK)
+	if ((err = vg_buf_reserve(b, (size_t)n)) != VIGIL_OK)
 		return err;
 	va_start(ap, fmt);
 	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);

@@ -27,8 +27,10 @@
  * never in the raw one.
  */
 #include <errno.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <iconv.h>
-#include <pthread.h>
 #include <string.h>
 #include <strings.h>
 
@@ -47,8 +49,14 @@
 #define TL_SEED		8192
 #define STABLE_MAX	0x30000
 
+/*
+ * Which code points are unstable, decided on first sight and remembered:
+ * known[] says a bit of unstable[] is set.  Text uses few distinct
+ * characters, so this costs microseconds where working out all 196,608
+ * up front cost 30 ms per process.  Bits are only ever set, atomically.
+ */
+static uint8_t		known[STABLE_MAX / 8];
 static uint8_t		unstable[STABLE_MAX / 8];
-static pthread_once_t	unstable_once = PTHREAD_ONCE_INIT;
 
 static int
 is_zero_width(ucs4_t c)
@@ -57,32 +65,46 @@ is_zero_width(ucs4_t c)
 	    c == 0x00ad || (c >= 0x2061 && c <= 0x2064) || c == 0x180e;
 }
 
-/* Code points whose text-layer form may differ from their bytes. */
-static void
-build_unstable(void)
+/* Whether c's text-layer form may differ from its bytes. */
+static int
+compute_unstable(ucs4_t c)
 {
-	for (ucs4_t c = 0x80; c < STABLE_MAX; c++) {
-		uint32_t	 buf[32];
-		size_t		 n = 32;
-		uint32_t	*r;
-		int		 bad;
+	uint32_t	 buf[32];
+	size_t		 n = 32;
+	uint32_t	*r;
+	int		 bad;
 
-		if (c >= 0xd800 && c <= 0xdfff)
-			continue;
-		/* Marks (some with class 0) can compose with what precedes. */
-		bad = is_zero_width(c) || uc_combining_class(c) != 0 ||
-		    uc_is_general_category(c, UC_CATEGORY_M) ||
-		    (c >= 0x1100 && c <= 0x11ff) || (c >= 0xac00 &&
-		    c <= 0xd7a3);
-		if (!bad) {
-			r = u32_normalize(UNINORM_NFKC, &c, 1, buf, &n);
-			bad = r == NULL || n != 1 || r[0] != c;
-			if (r != NULL && r != buf)
-				free(r);
-		}
-		if (bad)
-			unstable[c / 8] |= (uint8_t)(1u << (c % 8));
+	if (c < 0x80 || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	/* Marks (some with class 0) can compose with what precedes. */
+	bad = is_zero_width(c) || uc_combining_class(c) != 0 ||
+	    uc_is_general_category(c, UC_CATEGORY_M) ||
+	    (c >= 0x1100 && c <= 0x11ff) || (c >= 0xac00 && c <= 0xd7a3);
+	if (!bad) {
+		r = u32_normalize(UNINORM_NFKC, &c, 1, buf, &n);
+		bad = r == NULL || n != 1 || r[0] != c;
+		if (r != NULL && r != buf)
+			free(r);
 	}
+	return bad;
+}
+
+static int
+is_unstable(ucs4_t c)
+{
+	uint8_t	bit;
+	int	bad;
+
+	if (c >= STABLE_MAX)
+		return 1;
+	bit = (uint8_t)(1u << (c % 8));
+	if (__atomic_load_n(&known[c / 8], __ATOMIC_ACQUIRE) & bit)
+		return (__atomic_load_n(&unstable[c / 8], __ATOMIC_RELAXED) &
+		    bit) != 0;
+	if ((bad = compute_unstable(c)))
+		__atomic_fetch_or(&unstable[c / 8], bit, __ATOMIC_RELAXED);
+	__atomic_fetch_or(&known[c / 8], bit, __ATOMIC_RELEASE);
+	return bad;
 }
 
 /*
@@ -140,12 +162,77 @@ skip_ascii(const uint8_t *p, size_t n, size_t i)
 	return i;
 }
 
-static int
-is_unstable(ucs4_t c)
+#ifdef __SSE2__
+/*
+ * How many of the 64 bytes at p form whole characters that are ASCII or
+ * CJK ideographs U+4000-U+9FFF, valid UTF-8: lead bytes E4-E9 each
+ * followed by two continuation bytes, no other byte above 0x7f.  Three
+ * masks and two shifts decide a block, so most of a Chinese text goes
+ * through here rather than a character at a time.
+ */
+static inline size_t
+plain64(const uint8_t *p)
 {
-	if (c >= STABLE_MAX)
-		return 1;
-	return (unstable[c / 8] >> (c % 8)) & 1;
+	uint64_t	high = 0, cont = 0, lead = 0, other, m, want;
+	unsigned	f;
+
+	for (unsigned k = 0; k < 4; k++) {
+		__m128i	v = _mm_loadu_si128((const __m128i *)(const void *)
+			    (p + 16 * k));
+
+		high |= (uint64_t)(unsigned)_mm_movemask_epi8(v) << (16 * k);
+		/* 80-BF are the signed bytes below -64. */
+		cont |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmplt_epi8(v,
+		    _mm_set1_epi8(-64))) << (16 * k);
+		/* E4-E9: v - 0xe4 in 0..5, compared signed, bit 7 flipped. */
+		lead |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmplt_epi8(
+		    _mm_xor_si128(_mm_sub_epi8(v, _mm_set1_epi8((char)0xe4)),
+		    _mm_set1_epi8((char)0x80)), _mm_set1_epi8(-122))) <<
+		    (16 * k);
+	}
+	if (high == 0)
+		return 64;
+	other = high & ~(cont | lead);
+	f = other != 0 ? (unsigned)__builtin_ctzll(other) : 64;
+	m = f == 64 ? ~0ULL : (1ULL << f) - 1;
+	want = ((lead << 1) | (lead << 2)) & m;
+	if ((cont & m) != want)
+		return 0;
+	/* A character the prefix cuts is left for the next step. */
+	lead &= m;
+	if (f >= 1 && (lead >> (f - 1)) & 1)
+		return f - 1;
+	if (f >= 2 && (lead >> (f - 2)) & 1)
+		return f - 2;
+	return f;
+}
+#endif
+
+/*
+ * Index of the first byte at or after i that is neither ASCII nor part of
+ * a CJK ideograph U+4000-U+9FFF: the bulk of Chinese text, which is valid
+ * and stable, passes here without a decode or a table lookup.
+ */
+static inline size_t
+skip_plain(const uint8_t *p, size_t n, size_t i)
+{
+	for (;;) {
+#ifdef __SSE2__
+		size_t l;
+
+		while (i + 64 <= n && (l = plain64(p + i)) > 0) {
+			i += l;
+			if (l < 62)
+				break;
+		}
+#endif
+		i = skip_ascii(p, n, i);
+		if (i + 2 < n && p[i] >= 0xe4 && p[i] <= 0xe9 &&
+		    (p[i + 1] & 0xc0) == 0x80 && (p[i + 2] & 0xc0) == 0x80)
+			i += 3;
+		else
+			return i;
+	}
 }
 
 /*
@@ -176,7 +263,7 @@ chunk_is_stable(struct tl *tl, const uint8_t *p, size_t n)
 		i = (size_t)len - k;
 		tl->nlazycarry = 0;
 	}
-	while ((i = skip_ascii(p, n, i)) < n) {
+	while ((i = skip_plain(p, n, i)) < n) {
 		ucs4_t	c;
 		int	len;
 
@@ -224,19 +311,137 @@ emit_uc(void *arg, ucs4_t c)
 	return 0;
 }
 
-/* Decoded UTF-8 text into the unit: zero-width out, NFKC applied. */
+/* Writes out what the NFKC filter holds, before text it cannot change. */
+static enum vigil_err
+nf_flush(struct tl *tl)
+{
+	if (!tl->nf_dirty)
+		return VIGIL_OK;
+	tl->nf_dirty = 0;
+	return uninorm_filter_flush(tl->nf) < 0 ? VIGIL_E_NOMEM : VIGIL_OK;
+}
+
+/*
+ * The length of the character at p[i] if it may bypass the filter (ASCII,
+ * a CJK ideograph, full-width ASCII, anything else NFKC leaves alone and
+ * nothing composes with), 0 if not or if the buffer ends inside it.  *fw
+ * gets the ASCII byte a full-width form becomes, 0 for the others.
+ */
+static inline size_t
+fast_char(const uint8_t *p, size_t n, size_t i, uint8_t *fw)
+{
+	uint8_t	b = p[i];
+	ucs4_t	c;
+	int	l;
+
+	*fw = 0;
+	if (b < 0x80)
+		return 1;
+	if (i + 2 < n && (p[i + 1] & 0xc0) == 0x80 &&
+	    (p[i + 2] & 0xc0) == 0x80) {
+		/* U+4000-U+9FFF (lead bytes E4-E9): ideographs, all stable. */
+		if (b >= 0xe4 && b <= 0xe9)
+			return 3;
+		/*
+		 * U+FF01-U+FF5E (EF BC 81 - EF BD 9E) is ASCII under NFKC;
+		 * Chinese text has a full-width comma in every sentence.
+		 */
+		if (b == 0xef && ((p[i + 1] == 0xbc && p[i + 2] >= 0x81) ||
+		    (p[i + 1] == 0xbd && p[i + 2] <= 0x9e))) {
+			*fw = (uint8_t)(p[i + 1] == 0xbc ? p[i + 2] - 0x60 :
+			    p[i + 2] - 0x20);
+			return 3;
+		}
+	}
+	l = utf8_next(p + i, n - i, &c);
+	return l > 0 && !is_unstable(c) ? (size_t)l : 0;
+}
+
+
+/*
+ * Copies a run of fast-path characters from p[*ip] straight into the
+ * output (at most TL_FLUSH bytes of input a call) and stops before one
+ * that needs the filter.  The run's last character is handed back in *ip:
+ * it may compose with a mark that follows, here or in the next chunk, so
+ * the filter must see it.
+ */
+static enum vigil_err
+fast_run(struct tl *tl, const uint8_t *p, size_t n, size_t *ip)
+{
+	size_t		 i = *ip, end, li = i, lo = 0, l;
+	uint8_t		*o0, *o, fw;
+	enum vigil_err	 err;
+
+	if (fast_char(p, n, i, &fw) == 0)
+		return VIGIL_OK;
+	if ((err = nf_flush(tl)) != VIGIL_OK)
+		return err;
+	end = n - i > TL_FLUSH ? i + TL_FLUSH : n;
+	if ((err = vg_buf_reserve(&tl->out, end - i + 4)) != VIGIL_OK)
+		return err;
+	o0 = o = (uint8_t *)tl->out.data + tl->out.len;
+	while (i < end) {
+#ifdef __SSE2__
+		if (i + 64 <= end && (l = plain64(p + i)) > 0) {
+			memcpy(o, p + i, 64);	/* reserved: end - i + 4 */
+			o += l;
+			i += l;
+			/* The last character: ASCII, or an ideograph's third. */
+			li = p[i - 1] < 0x80 ? i - 1 : i - 3;
+			lo = (size_t)(o - o0) - (i - li);
+			continue;
+		}
+#endif
+		if (p[i] < 0x80) {
+			size_t j = skip_ascii(p, end, i);
+
+			memcpy(o, p + i, j - i);
+			o += j - i;
+			li = j - 1;
+			lo = (size_t)(o - o0) - 1;
+			i = j;
+			continue;
+		}
+		if ((l = fast_char(p, n, i, &fw)) == 0)
+			break;
+		li = i;
+		lo = (size_t)(o - o0);
+		if (fw != 0)
+			*o++ = fw;
+		else if (l == 3) {
+			o[0] = p[i];
+			o[1] = p[i + 1];
+			o[2] = p[i + 2];
+			o += 3;
+		} else {
+			memcpy(o, p + i, l);
+			o += l;
+		}
+		i += l;
+	}
+	tl->out.len += lo;
+	*ip = li;
+	return VIGIL_OK;
+}
+
+/*
+ * Decoded UTF-8 text into the unit: zero-width characters out, NFKC
+ * applied.  Runs of characters NFKC leaves alone are copied past
+ * libunistring's filter (fast_run()); the rest goes through it one
+ * character at a time.
+ */
 enum vigil_err
 tl_text(struct tl *tl, const uint8_t *p, size_t n)
 {
-	size_t	i = 0;
+	size_t		i = 0;
+	enum vigil_err	err;
 
-	if (tl->stopped)
-		return VIGIL_OK;
-	while (i < n || tl->nu8 > 0) {
+	while (!tl->stopped && (i < n || tl->nu8 > 0)) {
 		ucs4_t	c;
 		int	len;
 
 		if (tl->nu8 > 0) {
+			/* A sequence cut by the end of the last chunk. */
 			size_t take = n - i < 4 - tl->nu8 ? n - i : 4 - tl->nu8;
 
 			memcpy(tl->u8 + tl->nu8, p + i, take);
@@ -259,76 +464,13 @@ tl_text(struct tl *tl, const uint8_t *p, size_t n)
 				tl->nu8 = 0;
 			}
 		} else {
-			/*
-			 * A run of stable characters (ASCII, CJK, anything
-			 * NFKC leaves alone that nothing can combine with)
-			 * bypasses the filter, but its last character may
-			 * combine with what follows, so that one goes in.
-			 */
-			size_t j = i, last = i;
-
-			while (j < n) {
-				ucs4_t	d;
-				int	l;
-
-				if (p[j] < 0x80) {
-					j = skip_ascii(p, n, j);
-					last = j - 1;
-					continue;
-				}
-				/*
-				 * U+4000-U+9FFF (lead bytes E4-E9: CJK
-				 * ideographs) are all stable: the bulk of
-				 * Chinese text needs no table lookup.
-				 */
-				if (p[j] >= 0xe4 && p[j] <= 0xe9 && j + 2 < n &&
-				    (p[j + 1] & 0xc0) == 0x80 &&
-				    (p[j + 2] & 0xc0) == 0x80) {
-					last = j;
-					j += 3;
-					continue;
-				}
-				/*
-				 * U+FF01-U+FF5E, full-width ASCII (EF BC 81 -
-				 * EF BD 9E), is ASCII under NFKC.  Followed by
-				 * ASCII or an ideograph (nothing to compose
-				 * with), it is mapped here, not in the filter:
-				 * Chinese text has a full-width comma in
-				 * every sentence.
-				 */
-				if (p[j] == 0xef && j + 3 < n && ((p[j + 1] ==
-				    0xbc && p[j + 2] >= 0x81 && p[j + 2] <=
-				    0xbf) || (p[j + 1] == 0xbd && p[j + 2] >=
-				    0x80 && p[j + 2] <= 0x9e)) && (p[j + 3] <
-				    0x80 || (p[j + 3] >= 0xe4 && p[j + 3] <=
-				    0xe9))) {
-					uint8_t	a = (uint8_t)(p[j + 1] == 0xbc ?
-					    p[j + 2] - 0x60 : p[j + 2] - 0x20);
-
-					if (uninorm_filter_flush(tl->nf) < 0 ||
-					    vg_buf_add(&tl->out, p + i, j - i) !=
-					    VIGIL_OK || vg_buf_add(&tl->out, &a,
-					    1) != VIGIL_OK)
-						return VIGIL_E_NOMEM;
-					i = last = j = j + 3;
-					continue;
-				}
-				l = utf8_next(p + j, n - j, &d);
-				if (l < 0 || is_unstable(d))
-					break;
-				last = j;
-				j += (size_t)l;
-			}
-			if (last > i) {
-				if (uninorm_filter_flush(tl->nf) < 0 ||
-				    vg_buf_add(&tl->out, p + i, last - i) !=
-				    VIGIL_OK)
-					return VIGIL_E_NOMEM;
-				i = last;
-				if (tl->out.len >= TL_FLUSH &&
-				    flush_out(tl) != VIGIL_OK)
-					return VIGIL_E_NOMEM;
-			}
+			if ((err = fast_run(tl, p, n, &i)) != VIGIL_OK)
+				return err;
+			if (tl->out.len >= TL_FLUSH &&
+			    (err = flush_out(tl)) != VIGIL_OK)
+				return err;
+			if (tl->stopped)
+				break;
 			len = utf8_next(p + i, n - i, &c);
 			if (len == -2) {
 				tl->nu8 = n - i;
@@ -341,15 +483,15 @@ tl_text(struct tl *tl, const uint8_t *p, size_t n)
 			}
 			i += (size_t)len;
 		}
-		if (is_zero_width(c))
-			continue;
-		if (uninorm_filter_write(tl->nf, c) < 0)
-			return VIGIL_E_NOMEM;
+		if (!is_zero_width(c)) {
+			if (uninorm_filter_write(tl->nf, c) < 0)
+				return VIGIL_E_NOMEM;
+			tl->nf_dirty = 1;
+		}
 		if (tl->out.len >= TL_FLUSH) {
-			if (uninorm_filter_flush(tl->nf) < 0)
-				return VIGIL_E_NOMEM;
-			if (flush_out(tl) != VIGIL_OK)
-				return VIGIL_E_NOMEM;
+			if ((err = nf_flush(tl)) != VIGIL_OK ||
+			    (err = flush_out(tl)) != VIGIL_OK)
+				return err;
 		}
 	}
 	return VIGIL_OK;
@@ -461,7 +603,7 @@ is_utf8(const uint8_t *p, size_t n)
 	ucs4_t	c;
 	int	len;
 
-	while ((i = skip_ascii(p, n, i)) < n) {
+	while ((i = skip_plain(p, n, i)) < n) {
 		if ((len = utf8_next(p + i, n - i, &c)) == -2)
 			return 1;
 		if (len < 0)
@@ -569,7 +711,6 @@ tl_begin(struct job *job, unsigned depth, const char *mime,
 	*out = NULL;
 	if (!job->text_layer || !is_texty(mime))
 		return VIGIL_OK;
-	pthread_once(&unstable_once, build_unstable);
 	if ((tl = vg_calloc(1, sizeof(*tl))) == NULL)
 		return VIGIL_E_NOMEM;
 	tl->job = job;
@@ -614,7 +755,6 @@ tl_begin_utf8(struct job *job, unsigned depth, enum markup_kind kind,
 	*out = NULL;
 	if (!job->text_layer || depth >= ENG_MAX_DEPTH)
 		return VIGIL_OK;
-	pthread_once(&unstable_once, build_unstable);
 	if ((tl = vg_calloc(1, sizeof(*tl))) == NULL)
 		return VIGIL_E_NOMEM;
 	tl->job = job;

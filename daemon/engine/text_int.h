@@ -39,6 +39,7 @@ struct tl {
 	struct markup		*markup;
 	/* unicode */
 	struct uninorm_filter	*nf;
+	int			 nf_dirty;	/* nf holds characters */
 	uint8_t			 u8[4];
 	size_t			 nu8;
 	struct vg_buf		 out;

@@ -62,6 +62,11 @@ enum vigil_err	vg_buf_add(struct vg_buf *, const void *, size_t);
 enum vigil_err	vg_buf_addf(struct vg_buf *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 enum vigil_err	vg_buf_addc(struct vg_buf *, char);
+/*
+ * Make room for extra more bytes, for a caller that writes them at
+ * data + len itself and then advances len.
+ */
+enum vigil_err	vg_buf_reserve(struct vg_buf *, size_t extra);
 void		vg_buf_reset(struct vg_buf *);
 /* Returns the bytes and hands them to the caller (free with vg_free). */
 char		*vg_buf_detach(struct vg_buf *, size_t *lenp);

@@ -1,7 +1,8 @@
 /*
  * test_scan.c: what scan.c and dbcache.c promise beyond the CLI tests:
  * rules kept to one layer, MIME globs, a digest the caller supplies, and
- * compiled databases reused from the cache (and ignored when damaged).
+ * compiled databases reused from the cache (and ignored when damaged),
+ * and the text layer's Unicode folding against libunistring's own NFKC.
  */
 #define _GNU_SOURCE
 #include <setjmp.h>
@@ -16,6 +17,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <unistr.h>
+#include <uninorm.h>
 
 #include "rules_src.h"
 #include "vigil/core.h"
@@ -235,6 +238,120 @@ test_cache(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/*
+ * The text layer copies most text past the NFKC filter (fast_run() in
+ * text.c) and must still fold exactly as libunistring does on the whole
+ * string, zero-width characters dropped first: at the edges of its runs,
+ * across the engine's chunk, peek and flush boundaries, where a lazy
+ * layer starts, and where a mark composes with a character copied fast.
+ * Each case is "<<N:" random text ">>" after a random filler; its rule's
+ * literal is the folded case, so the rule holds only if every byte is
+ * right.
+ */
+#define NFKC_CASES	48
+
+static const uint32_t nfkc_alphabet[] = {
+	'a', 'e', 'o', 'A', 'C', ' ', '1', ',', '.',
+	0x4e2d, 0x6587, 0x3002,			/* 中 文 。 */
+	0xff0c, 0xff41, 0xff21, 0xff10, 0xff5e,	/* full-width */
+	0x0301, 0x0308, 0x0327, 0x0323,		/* combining marks */
+	0x200b, 0x200d, 0xfeff, 0x00ad, 0x2060,	/* zero-width */
+	0xfb01, 0x2460, 0x3000, 0x2126, 0x212b,	/* compatibility */
+	0x00e9, 0x00c5, 0x1e9b,
+	0x1100, 0x1161, 0x11a8, 0xac00,		/* Hangul jamo, syllable */
+	0x1f600, 0x2f800, 0xfffd,
+	0x110000				/* stands for a 0xff byte */
+};
+
+static uint32_t
+lcg(uint32_t *seed)
+{
+	*seed = *seed * 1103515245u + 12345u;
+	return *seed >> 8;
+}
+
+static void
+test_text_nfkc(void **state)
+{
+	struct vg_buf		 src, data;
+	struct eng_ruleset	*set;
+	struct eng_result	*r;
+	uint32_t		 seed = 20261126, in[64], kept[64];
+	char			 name[32], p[256];
+
+	(void)state;
+	vg_buf_init(&src, 1 << 20);
+	vg_buf_init(&data, 8 << 20);
+	for (int c = 0; c < NFKC_CASES; c++) {
+		size_t		 n = 8 + lcg(&seed) % 48, nk = 0, fill, outn;
+		uint8_t		*folded, enc[6];
+		uint32_t	*nf;
+
+		/*
+		 * Filler: ASCII, or ASCII and ideographs; cases land on both
+		 * sides of the 36 KiB peek and the 128 KiB chunks.
+		 */
+		fill = lcg(&seed) % 3 == 0 ? lcg(&seed) % 64 :
+		    lcg(&seed) % (160 * 1024);
+		for (size_t i = 0; i < fill; i++) {
+			if (c % 2 == 1 && lcg(&seed) % 16 == 0 &&
+			    i + 3 <= fill) {
+				assert_int_equal(vg_buf_add(&data, "\xe5\xad\x97",
+				    3), VIGIL_OK);
+				i += 2;
+			} else
+				assert_int_equal(vg_buf_addc(&data,
+				    (char)('a' + lcg(&seed) % 26)), VIGIL_OK);
+		}
+		assert_int_equal(vg_buf_addf(&data, "\n<<%d:", c), VIGIL_OK);
+		for (size_t i = 0; i < n; i++) {
+			uint32_t u = nfkc_alphabet[lcg(&seed) %
+			    (sizeof(nfkc_alphabet) / sizeof(nfkc_alphabet[0]))];
+
+			in[i] = u == 0x110000 ? 0xfffd : u;
+			if (u == 0x110000)
+				assert_int_equal(vg_buf_addc(&data, (char)0xff),
+				    VIGIL_OK);
+			else
+				assert_int_equal(vg_buf_add(&data, enc,
+				    (size_t)u8_uctomb(enc, u, sizeof(enc))),
+				    VIGIL_OK);
+			if (!(in[i] >= 0x200b && in[i] <= 0x200f) &&
+			    in[i] != 0xfeff && in[i] != 0x00ad &&
+			    in[i] != 0x2060)
+				kept[nk++] = in[i];
+		}
+		assert_int_equal(vg_buf_add(&data, ">>\n", 3), VIGIL_OK);
+
+		nf = u32_normalize(UNINORM_NFKC, kept, nk, NULL, &outn);
+		assert_non_null(nf);
+		folded = u32_to_u8(nf, outn, NULL, &outn);
+		assert_non_null(folded);
+		assert_int_equal(vg_buf_addf(&src, "rule nfkc%d { meta: clause = "
+		    "\"IV.9(7)\" severity = \"low\" strings: $a = \"<<%d:",
+		    c, c), VIGIL_OK);
+		for (size_t i = 0; i < outn; i++)
+			assert_int_equal(vg_buf_addf(&src, "\\x%02x",
+			    folded[i]), VIGIL_OK);
+		assert_int_equal(vg_buf_addf(&src, ">>\" condition: $a }\n"),
+		    VIGIL_OK);
+		free(nf);
+		free(folded);
+	}
+	set = rules_from_src(src.data, ENG_MODE_AUTO);
+	assert_non_null(set);
+	r = scan_bytes(set, data.data, data.len, NULL);
+	for (int c = 0; c < NFKC_CASES; c++) {
+		snprintf(name, sizeof(name), "nfkc%d", c);
+		if (match_path(r, name, p, sizeof(p)) == NULL)
+			fail_msg("case %d: its folded text was not seen", c);
+	}
+	eng_result_free(r);
+	eng_ruleset_unref(set);
+	vg_buf_free(&src);
+	vg_buf_free(&data);
+}
+
 int
 main(void)
 {
@@ -243,6 +360,7 @@ main(void)
 		cmocka_unit_test(test_mime_glob),
 		cmocka_unit_test(test_digest),
 		cmocka_unit_test(test_cache),
+		cmocka_unit_test(test_text_nfkc),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
