@@ -1,7 +1,8 @@
 /*
  * test_store.c: the store through its interface (store.c) over the SQLite
  * backend: migration, inbox dedup, cancel, claim and crash recovery with
- * attempt counting, verdicts, lazy and durable commits.
+ * attempt counting, verdicts, lazy and durable commits, and a log that
+ * stays bounded under steady writes and reads.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -185,6 +188,74 @@ test_lazy(void **state)
 	store_close(s);
 }
 
+static long long
+file_size(const char *name)
+{
+	char		path[256];
+	struct stat	st;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return stat(path, &st) == 0 ? (long long)st.st_size : -1;
+}
+
+/*
+ * The daemon commits many small transactions while workers read the
+ * verdict cache.  The log must be copied back into the database (the
+ * checkpoint connection once never did it: it had not read the database,
+ * so did not know it was in WAL mode) and must not grow without bound
+ * (passive checkpoints never catch up with a busy writer): 48 MiB written
+ * through the log leave it well under that.
+ */
+static void
+test_wal_bounded(void **state)
+{
+	struct store		*s;
+	struct store_reader	*rd;
+	struct store_verdict	 v = { 0 };
+	char			 sha[65], *res, big[2048];
+	long long		 wal, db;
+
+	(void)state;
+	s = open_store();
+	assert_int_equal(store_reader_open(dir, &rd), VIGIL_OK);
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	v.name = "body";
+	v.ruleset = "r1";
+	v.verdict = "clean";
+	v.result = big;
+	v.size = 1;
+	for (int i = 0; i < 3000; i++) {
+		if (i == 300) {
+			/*
+			 * About 5 MiB in: below the truncate threshold, only
+			 * the checkpoint thread (every 250 ms) copies it back.
+			 */
+			for (int t = 0; t < 40 &&
+			    file_size("vigil.db") < (4 << 20); t++)
+				usleep(100 * 1000);
+			db = file_size("vigil.db");
+			if (db < (4 << 20))
+				fail_msg("the log was not copied back: "
+				    "vigil.db is %lld bytes", db);
+		}
+		assert_int_equal(store_begin_lazy(s), VIGIL_OK);
+		for (int k = 0; k < 8; k++) {
+			snprintf(sha, sizeof(sha), "%064x", i * 8 + k);
+			v.sha256 = sha;
+			assert_int_equal(store_verdict_put(s, &v), VIGIL_OK);
+		}
+		assert_int_equal(store_commit(s), VIGIL_OK);
+		if (store_reader_cached(rd, sha, "r1", &res) == VIGIL_OK)
+			vg_free(res);
+	}
+	wal = file_size("vigil.db-wal");
+	if (wal > (40 << 20))
+		fail_msg("the log grew to %lld bytes", wal);
+	store_reader_close(rd);
+	store_close(s);
+}
+
 static int
 setup(void **state)
 {
@@ -209,6 +280,7 @@ main(void)
 		cmocka_unit_test(test_inbox),
 		cmocka_unit_test(test_verdicts),
 		cmocka_unit_test(test_lazy),
+		cmocka_unit_test(test_wal_bounded),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
