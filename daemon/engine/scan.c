@@ -714,11 +714,21 @@ eng_scan_reader(struct eng_scanner *sc, struct eng_ruleset *rs,
     const struct eng_reader *rd, const char *name,
     const struct vigil_limits *lim, struct eng_result **out)
 {
+	return eng_scan_reader_digest(sc, rs, rd, name, lim, NULL, out);
+}
+
+enum vigil_err
+eng_scan_reader_digest(struct eng_scanner *sc, struct eng_ruleset *rs,
+    const struct eng_reader *rd, const char *name,
+    const struct vigil_limits *lim, const char *sha256,
+    struct eng_result **out)
+{
 	struct src	src;
 
 	*out = NULL;
 	if (sc == NULL || rs == NULL || lim == NULL || name == NULL ||
-	    rd == NULL || rd->read == NULL)
+	    rd == NULL || rd->read == NULL ||
+	    (sha256 != NULL && strlen(sha256) != 64))
 		return VIGIL_E_INVAL;
 	memset(&src, 0, sizeof(src));
 	src.read = reader_read;
@@ -726,7 +736,7 @@ eng_scan_reader(struct eng_scanner *sc, struct eng_ruleset *rs,
 	src.rd = rd;
 	src.size = rd->size;
 	src.seekable = rd->pread != NULL;
-	return scan_top(sc, rs, &src, name, lim, NULL, 0, out);
+	return scan_top(sc, rs, &src, name, lim, sha256, rd->size, out);
 }
 
 enum vigil_err

@@ -170,6 +170,15 @@ struct eng_reader {
 enum vigil_err	eng_scan_reader(struct eng_scanner *, struct eng_ruleset *,
 		    const struct eng_reader *, const char *name,
 		    const struct vigil_limits *, struct eng_result **out);
+/*
+ * The same, for an object whose SHA-256 (64 hex digits) and size
+ * (rd->size) the caller already has, e.g. a request body in memory: it is
+ * reported as given, not computed again.
+ */
+enum vigil_err	eng_scan_reader_digest(struct eng_scanner *,
+		    struct eng_ruleset *, const struct eng_reader *,
+		    const char *name, const struct vigil_limits *,
+		    const char *sha256, struct eng_result **out);
 
 /*
  * A result for an object that could not be opened at all: verdict "error"

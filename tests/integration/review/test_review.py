@@ -717,6 +717,45 @@ def t_reload_audit(d):
               for r in j["records"]), "reload not audited: %s" % j)
 
 
+@case("sync scans: clean bodies without an account are not audited")
+def t_sync_audit(d):
+    def scan(body, query=""):
+        st, j = jhttp(d, "POST", "/v1/scan" + query, body, token=HOOK)
+        check(st == 200, "scan %s %s" % (st, j))
+        return j
+
+    def audited(sha):
+        st, j = jhttp(d, "GET", "/v1/audit?subject=scan:" + sha,
+                      token=ADMIN)
+        check(st == 200, "audit %s" % st)
+        return [r for r in j["records"] if r["action"] == "verdict"]
+
+    clean = scan(b"sync audit check, nothing to see %d" % os.getpid())
+    flagged = scan(b"sync audit check NEEDLE-HIGH %d" % os.getpid())
+    counted = scan(b"sync audit check, counted %d" % os.getpid(),
+                   "?account=acct-sync")
+    check(clean["verdict"] == "clean" and flagged["verdict"] == "flagged",
+          "verdicts %s %s" % (clean["verdict"], flagged["verdict"]))
+    # Flagged bodies are answered after their commit: audited already.
+    check(len(audited(flagged["sha256"])) == 1, "flagged body not audited")
+    check(wait_for(lambda: len(audited(counted["sha256"])) == 1, 10),
+          "a clean body with an account was not audited")
+    check(audited(clean["sha256"]) == [], "clean body audited")
+    # Its verdict is still kept: the same bytes uploaded are a cache hit.
+    def hits():
+        _, _, b = http(d, "GET", "/metrics", token=ADMIN)
+        for line in b.decode().splitlines():
+            if line.startswith("vigil_cache_hits_total "):
+                return float(line.split()[1])
+        raise AssertionError("no vigil_cache_hits_total")
+
+    hits0 = hits()
+    upload(d, "sync/again.txt", b"sync audit check, nothing to see %d"
+           % os.getpid(), "acct-sync")
+    scanned(d, "b1", "sync/again.txt")
+    check(hits() == hits0 + 1, "no cache hit for a body scanned before")
+
+
 def main():
     if not ts.setup(sys.argv, __doc__):
         return 2
@@ -736,7 +775,7 @@ def main():
         f.write(conf_base)
     main_cases = (t_flag, t_archive_evidence, t_rescan, t_removed, t_claims,
                   t_admin_lease, t_dismiss, t_auto_suspend, t_roles,
-                  t_paging, t_feed, t_reload_audit)
+                  t_paging, t_feed, t_reload_audit, t_sync_audit)
     if any(ts.selected(fn.case_name) for fn in main_cases):
         d = Daemon("main", os.path.join(ts.WORK, "state"), rules, conf)
         d.state = os.path.join(ts.WORK, "state")
