@@ -6,8 +6,8 @@
       nginx answering the same POST with a bare 202, and SQLite alone
       inserting the same rows 64 per transaction (and one per transaction)
   (b) POST /v1/scan of 4 KiB bodies at concurrency 8, req/s, p50 and p99,
-      beside clamd INSTREAM (8 IDSESSION connections, instream.c) with the
-      same signatures
+      beside clamd INSTREAM (8 IDSESSION connections) with the same
+      signatures; one C client (scanload.c) drives both
   (c) the same with 1 MiB bodies, MiB/s
   (d) vigil's peak RSS (VmHWM) after all of it
 
@@ -227,19 +227,22 @@ def start_clamd(work, cdir):
     return None, None
 
 
-def instream(work, port, body, conns, seconds):
-    exe = os.path.join(work, "instream")
-    cmd = [exe, str(port), body, str(conns), str(seconds)]
+def scanload(work, proto, port, body, conns, seconds):
+    """scanload.c against clamd (INSTREAM) or vigil (POST /v1/scan)."""
+    exe = os.path.join(work, "scanload")
+    cmd = [exe, proto, str(port), body, str(conns), str(seconds)]
+    if proto == "http":
+        cmd.append(TOKEN)
     log("  $ " + " ".join(cmd))
     r = subprocess.run(cmd, capture_output=True, text=True)
     try:
         j = json.loads(r.stdout)
     except ValueError:
-        FAILURES.append("instream: %s" % r.stderr.strip()[-300:])
+        FAILURES.append("scanload %s: %s" % (proto, r.stderr.strip()[-300:]))
         return None
     j["rate"] = j["requests"] / j["seconds"]
     if j["errors"]:
-        log("  instream: %d errors" % j["errors"])
+        log("  scanload %s: %d errors" % (proto, j["errors"]))
     return j
 
 
@@ -377,26 +380,27 @@ def main():
             vigil, vport, state = start_vigil(args, work, rules)
             cl = None
             cc = subprocess.run(["cc", "-O2", "-o",
-                                 os.path.join(work, "instream"),
-                                 os.path.join(HERE, "instream.c"),
+                                 os.path.join(work, "scanload"),
+                                 os.path.join(HERE, "scanload.c"),
                                  "-lpthread"], capture_output=True)
             if cc.returncode != 0:
-                FAILURES.append("cc instream.c: %s" % cc.stderr[-300:])
+                FAILURES.append("cc scanload.c: %s" % cc.stderr[-300:])
+                vigil = None
             elif shutil.which("clamd"):
                 cl, cport = start_clamd(work, cdir)
             for _ in range(args.reps):
                 if vigil is not None:
-                    best("vigil_4k", wrk(vport, "scan", 8, 2, secs, b4k),
-                         faster)
+                    best("vigil_4k", scanload(work, "http", vport, b4k, 8,
+                                              secs), faster)
                 if cl is not None:
-                    best("clamd_4k", instream(work, cport, b4k, 8, secs),
-                         faster)
+                    best("clamd_4k", scanload(work, "clamd", cport, b4k, 8,
+                                              secs), faster)
                 if vigil is not None:
-                    best("vigil_1m", wrk(vport, "scan", 8, 2, secs, b1m),
-                         faster)
+                    best("vigil_1m", scanload(work, "http", vport, b1m, 8,
+                                              secs), faster)
                 if cl is not None:
-                    best("clamd_1m", instream(work, cport, b1m, 8, secs),
-                         faster)
+                    best("clamd_1m", scanload(work, "clamd", cport, b1m, 8,
+                                              secs), faster)
             if cl is not None:
                 stop(cl)
         if vigil is not None and vigil.poll() is None:
