@@ -293,12 +293,19 @@ class Ceph:
         """Starts the OSD until the monitor counts it up.  Ceph 16's OSD
         sometimes asks the monitor before it has the monmap ("wrong
         fsid"), fails update_crush_device_class and exits; a second
-        start then finds the monitor ready."""
+        start then finds the monitor ready.  `ceph osd stat` itself can
+        fail while the OSD joins; that counts as not up yet."""
         for attempt in range(4):
             osd = self._daemon(["ceph-osd"] + c + ["-f", "-i", osd_id])
             deadline = time.time() + 30
             while time.time() < deadline and osd.poll() is None:
-                out = self._cmd(["ceph"] + c + ["osd", "stat"])
+                # The monitor may refuse a command while the OSD joins
+                # ("EPERM problem getting command descriptions"): ask
+                # again.
+                try:
+                    out = self._cmd(["ceph"] + c + ["osd", "stat"])
+                except RuntimeError:
+                    out = ""
                 if " 1 up" in out:
                     return
                 time.sleep(0.5)
