@@ -1297,7 +1297,7 @@ job_answer(struct srv *srv, struct job *job, int stored)
 			release_job(srv, job);
 		}
 	} else {
-		/* Answered already if clean (answer_clean()). */
+		/* Answered already if clean (job_finished()). */
 		if (job->req != NULL && json == NULL)
 			reply_error(job->req, 500, "out of memory");
 		else if (job->req != NULL)
@@ -1312,17 +1312,27 @@ job_answer(struct srv *srv, struct job *job, int stored)
 }
 
 /*
- * A sync scan found clean is answered as soon as it is done: nothing in
- * it waits on the commit (no finding, no quarantine), and the caller
- * should not wait on an fsync for a "clean".  Its verdict is still
- * stored by the next cycle.
+ * A finished sync scan gives back its body at once, and one found clean
+ * is answered as soon as it is done: nothing in it waits on the commit
+ * (no finding, no quarantine), and the caller should not wait on an
+ * fsync for a "clean".  Its verdict is still stored by the next cycle.
  */
 static void
-answer_clean(struct job *job)
+job_finished(struct job *job)
 {
 	enum vigil_verdict verdict;
 
-	if (job->kind != JOB_BODY || job->req == NULL || job->json == NULL)
+	if (job->kind != JOB_BODY)
+		return;
+	/* The scan is over: the body need not wait for the commit. */
+	if (job->body != NULL) {
+		evbuffer_free(job->body);
+		job->body = NULL;
+		vg_free(job->iov);
+		job->iov = NULL;
+		job->niov = 0;
+	}
+	if (job->req == NULL || job->json == NULL)
 		return;
 	verdict = job->res != NULL ? job->res->verdict : job->verdict;
 	if (verdict != VIGIL_CLEAN)
@@ -1349,7 +1359,7 @@ collect_done(struct srv *srv)
 	n = srv_workq_done(srv->wq, (void **)c->done + c->ndone,
 	    DONE_BATCH - c->ndone);
 	for (size_t i = c->ndone; i < c->ndone + n; i++)
-		answer_clean(c->done[i]);
+		job_finished(c->done[i]);
 	c->ndone += n;
 	if (n > 0)
 		cycle_kick(srv, 1);
