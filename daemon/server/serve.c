@@ -2506,9 +2506,17 @@ cycle_run(void *arg, void *state)
 	(void)state;
 	store_lock(srv);
 	rc = c->nin > 0 ? store_begin(srv->st) : store_begin_lazy(srv->st);
-	for (size_t i = 0; i < c->nin && rc == VIGIL_OK; i++)
-		if (intake_parse(&c->in[i]) == 0)
+	/*
+	 * The events are freed here, by the thread that allocated them:
+	 * glibc frees across threads' arenas slowly, and the loop is what
+	 * limits intake.
+	 */
+	for (size_t i = 0; i < c->nin; i++) {
+		if (rc == VIGIL_OK && intake_parse(&c->in[i]) == 0)
 			rc = intake_apply(srv, &c->in[i]);
+		source_events_free(c->in[i].evs);
+		c->in[i].evs = NULL;
+	}
 	for (size_t i = 0; i < c->ndone && rc == VIGIL_OK; i++) {
 		job = c->done[i];
 		/* No JSON (out of memory): answered, not recorded. */
@@ -2640,7 +2648,6 @@ on_writer_done(evutil_socket_t fd, short what, void *arg)
 			    (size_t)len);
 		} else
 			reply_error(in->req, 503, "events not stored; retry");
-		source_events_free(in->evs);
 	}
 	for (size_t i = 0; i < c->ndone; i++)
 		job_answer(srv, c->done[i], ok && c->done[i]->stored);
