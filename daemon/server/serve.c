@@ -108,7 +108,6 @@ struct job {
 	struct srv		*srv;
 	struct job		*prev, *next;	/* in flight, loop only */
 	struct evhttp_request	*req;		/* JOB_BODY, loop only */
-	int			 fd;		/* unused: -1 */
 	/* JOB_BODY: the request body, its chains, and a read position. */
 	struct evbuffer		*body;
 	struct evbuffer_iovec	*iov;
@@ -607,8 +606,6 @@ job_free(struct job *job)
 {
 	if (job == NULL)
 		return;
-	if (job->fd != -1)
-		close(job->fd);
 	if (job->body != NULL)
 		evbuffer_free(job->body);
 	vg_free(job->iov);
@@ -631,7 +628,6 @@ job_new(struct srv *srv, enum job_kind kind)
 		return NULL;
 	job->kind = kind;
 	job->srv = srv;
-	job->fd = -1;
 	job->queued = vg_now();
 	job->received = wallclock();
 	return job;
@@ -668,39 +664,53 @@ worker_fini(void *state)
 	vg_free(ws);
 }
 
+/* A SHA-256 context, or NULL. */
+static EVP_MD_CTX *
+sha_begin(void)
+{
+	EVP_MD_CTX	*ctx;
+
+	if ((ctx = EVP_MD_CTX_new()) != NULL &&
+	    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(ctx);
+		ctx = NULL;
+	}
+	return ctx;
+}
+
+/* Frees ctx; if ok, its digest as hex.  0, or -1 if !ok or it failed. */
+static int
+sha_end(EVP_MD_CTX *ctx, int ok, char hex[65])
+{
+	unsigned char	md[32];
+	unsigned int	mdlen;
+
+	ok = ok && EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen == 32;
+	EVP_MD_CTX_free(ctx);
+	for (int i = 0; ok && i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	return ok ? 0 : -1;
+}
+
 /* SHA-256 of everything in fd, as hex; -1 on a read error. */
 static int
 hash_fd(int fd, char hex[65])
 {
 	EVP_MD_CTX	*ctx;
-	unsigned char	 buf[65536], md[32];
-	unsigned int	 mdlen;
+	unsigned char	 buf[65536];
 	off_t		 off = 0;
 	ssize_t		 n;
-	int		 rc = -1;
 
-	if ((ctx = EVP_MD_CTX_new()) == NULL)
+	if ((ctx = sha_begin()) == NULL)
 		return -1;
-	if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
-		goto out;
 	while ((n = pread(fd, buf, sizeof(buf), off)) != 0) {
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			goto out;
-		}
-		if (EVP_DigestUpdate(ctx, buf, (size_t)n) != 1)
-			goto out;
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 || EVP_DigestUpdate(ctx, buf, (size_t)n) != 1)
+			return sha_end(ctx, 0, hex);
 		off += n;
 	}
-	if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != 32)
-		goto out;
-	for (int i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	rc = 0;
-out:
-	EVP_MD_CTX_free(ctx);
-	return rc;
+	return sha_end(ctx, 1, hex);
 }
 
 /* The SHA-256 of a request body, from its chains in place. */
@@ -708,26 +718,14 @@ static int
 hash_body(const struct job *job, char hex[65])
 {
 	EVP_MD_CTX	*ctx;
-	unsigned char	 md[32];
-	unsigned int	 mdlen;
-	int		 rc = -1;
 
-	if ((ctx = EVP_MD_CTX_new()) == NULL)
+	if ((ctx = sha_begin()) == NULL)
 		return -1;
-	if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
-		goto out;
 	for (int i = 0; i < job->niov; i++)
 		if (EVP_DigestUpdate(ctx, job->iov[i].iov_base,
 		    job->iov[i].iov_len) != 1)
-			goto out;
-	if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != 32)
-		goto out;
-	for (int i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	rc = 0;
-out:
-	EVP_MD_CTX_free(ctx);
-	return rc;
+			return sha_end(ctx, 0, hex);
+	return sha_end(ctx, 1, hex);
 }
 
 /* eng_reader over a request body in memory (the worker's thread). */
