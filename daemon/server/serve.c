@@ -2520,7 +2520,14 @@ cycle_run(void *arg, void *state)
 		/* No JSON (out of memory): answered, not recorded. */
 		if (job->json == NULL)
 			continue;
-		if ((rc = save_verdict(srv, job, job->json)) == VIGIL_OK)
+		/*
+		 * A body answered from the cache has its verdict row already
+		 * (same bytes, same ruleset): another would only grow the
+		 * table.  Its account's findings are still recorded.
+		 */
+		rc = job->kind == JOB_BODY && job->res == NULL ? VIGIL_OK :
+		    save_verdict(srv, job, job->json);
+		if (rc == VIGIL_OK)
 			rc = review_job(srv, job);
 		if (rc == VIGIL_OK && job->kind == JOB_OBJECT)
 			rc = object_done(srv, job);

@@ -717,7 +717,8 @@ def t_reload_audit(d):
               for r in j["records"]), "reload not audited: %s" % j)
 
 
-@case("sync scans: clean bodies without an account are not audited")
+@case("sync scans: clean bodies without an account are not audited, "
+       "and the same bytes again add no verdict row")
 def t_sync_audit(d):
     def scan(body, query=""):
         st, j = jhttp(d, "POST", "/v1/scan" + query, body, token=HOOK)
@@ -741,6 +742,22 @@ def t_sync_audit(d):
     check(wait_for(lambda: len(audited(counted["sha256"])) == 1, 10),
           "a clean body with an account was not audited")
     check(audited(clean["sha256"]) == [], "clean body audited")
+    # The same bytes again come from the cache and add no verdict row.
+    again = scan(b"sync audit check, nothing to see %d" % os.getpid())
+    check(again["sha256"] == clean["sha256"], "not the same body")
+
+    def rows():
+        db = sqlite3.connect("file:%s?mode=ro" % os.path.join(
+            d.state, "vigil.db"), uri=True)
+        try:
+            return db.execute("SELECT count(*) FROM verdicts WHERE "
+                              "sha256 = ?", (clean["sha256"],)).fetchone()[0]
+        finally:
+            db.close()
+    # A flagged scan is answered after its commit, and cycles commit in
+    # order: by then the cache hit's cycle is in the database too.
+    scan(b"sync audit check NEEDLE-HIGH again %d" % os.getpid())
+    check(rows() == 1, "verdict rows for one body: %d" % rows())
     # Its verdict is still kept: the same bytes uploaded are a cache hit.
     def hits():
         _, _, b = http(d, "GET", "/metrics", token=ADMIN)
