@@ -208,10 +208,18 @@ plain64(const uint8_t *p)
 }
 #endif
 
+/* Whether p[i] starts a CJK ideograph U+4000-U+9FFF (E4-E9 80-BF 80-BF). */
+static inline int
+ideograph(const uint8_t *p, size_t n, size_t i)
+{
+	return i + 2 < n && p[i] >= 0xe4 && p[i] <= 0xe9 &&
+	    (p[i + 1] & 0xc0) == 0x80 && (p[i + 2] & 0xc0) == 0x80;
+}
+
 /*
  * Index of the first byte at or after i that is neither ASCII nor part of
- * a CJK ideograph U+4000-U+9FFF: the bulk of Chinese text, which is valid
- * and stable, passes here without a decode or a table lookup.
+ * a CJK ideograph: the bulk of Chinese text, which is valid and stable,
+ * passes here without a decode or a table lookup.
  */
 static inline size_t
 skip_plain(const uint8_t *p, size_t n, size_t i)
@@ -220,18 +228,13 @@ skip_plain(const uint8_t *p, size_t n, size_t i)
 #ifdef __SSE2__
 		size_t l;
 
-		while (i + 64 <= n && (l = plain64(p + i)) > 0) {
+		while (i + 64 <= n && (l = plain64(p + i)) > 0)
 			i += l;
-			if (l < 62)
-				break;
-		}
 #endif
 		i = skip_ascii(p, n, i);
-		if (i + 2 < n && p[i] >= 0xe4 && p[i] <= 0xe9 &&
-		    (p[i + 1] & 0xc0) == 0x80 && (p[i + 2] & 0xc0) == 0x80)
-			i += 3;
-		else
+		if (!ideograph(p, n, i))
 			return i;
+		i += 3;
 	}
 }
 
@@ -337,21 +340,19 @@ fast_char(const uint8_t *p, size_t n, size_t i, uint8_t *fw)
 	*fw = 0;
 	if (b < 0x80)
 		return 1;
-	if (i + 2 < n && (p[i + 1] & 0xc0) == 0x80 &&
-	    (p[i + 2] & 0xc0) == 0x80) {
-		/* U+4000-U+9FFF (lead bytes E4-E9): ideographs, all stable. */
-		if (b >= 0xe4 && b <= 0xe9)
-			return 3;
-		/*
-		 * U+FF01-U+FF5E (EF BC 81 - EF BD 9E) is ASCII under NFKC;
-		 * Chinese text has a full-width comma in every sentence.
-		 */
-		if (b == 0xef && ((p[i + 1] == 0xbc && p[i + 2] >= 0x81) ||
-		    (p[i + 1] == 0xbd && p[i + 2] <= 0x9e))) {
-			*fw = (uint8_t)(p[i + 1] == 0xbc ? p[i + 2] - 0x60 :
-			    p[i + 2] - 0x20);
-			return 3;
-		}
+	/* U+4000-U+9FFF: ideographs, all stable. */
+	if (ideograph(p, n, i))
+		return 3;
+	/*
+	 * U+FF01-U+FF5E (EF BC 81-BF, EF BD 80-9E) is ASCII under NFKC;
+	 * Chinese text has a full-width comma in every sentence.
+	 */
+	if (b == 0xef && i + 2 < n && ((p[i + 1] == 0xbc && p[i + 2] >= 0x81 &&
+	    p[i + 2] <= 0xbf) || (p[i + 1] == 0xbd && p[i + 2] >= 0x80 &&
+	    p[i + 2] <= 0x9e))) {
+		*fw = (uint8_t)(p[i + 1] == 0xbc ? p[i + 2] - 0x60 :
+		    p[i + 2] - 0x20);
+		return 3;
 	}
 	l = utf8_next(p + i, n - i, &c);
 	return l > 0 && !is_unstable(c) ? (size_t)l : 0;

@@ -17,8 +17,9 @@
  *                    cycle; other verdicts answer after the cycle, so a
  *                    finding is in the review queue before the caller
  *                    acts on it
- *   POST /v1/events  parse -> cycle -> one durable (synchronous=FULL)
- *                    commit for every waiting request -> 202 each
+ *   POST /v1/events  body -> cycle -> writer parses; one durable
+ *                    (synchronous=FULL) commit for every waiting request
+ *                    -> 202 each (400 for a malformed body)
  *   cycle            loop: fill ──> writer: BEGIN; inserts; verdicts and
  *                    inbox rows done; claim pending rows (attempt
  *                    counted); COMMIT ──> loop: 202s, 200s, claimed rows
@@ -542,6 +543,7 @@ conn_admit(struct srv *srv, struct evhttp_request *req)
  * meets is met again by libevent's next read, which handles it.
  */
 #define READ_AHEAD	(256 * 1024)
+#define LIBEVENT_READ	4096	/* EVBUFFER_MAX_READ in libevent 2.1 */
 
 static void
 conn_input(struct evbuffer *in, const struct evbuffer_cb_info *info,
@@ -555,7 +557,7 @@ conn_input(struct evbuffer *in, const struct evbuffer_cb_info *info,
 	size_t			 left;
 	int			 n;
 
-	if (inside || info->n_added < 4096 ||
+	if (inside || info->n_added < LIBEVENT_READ ||
 	    evbuffer_get_length(in) > 4 * READ_AHEAD ||
 	    (fd = bufferevent_getfd(bev)) == -1 ||
 	    (n = evbuffer_reserve_space(in, READ_AHEAD, v, 2)) <= 0)
@@ -600,6 +602,13 @@ conn_bev(struct event_base *base, void *arg)
 }
 
 /* Jobs ---------------------------------------------------------------- */
+
+/* A finished job's verdict: of its result, or of the cached one. */
+static enum vigil_verdict
+job_verdict(const struct job *job)
+{
+	return job->res != NULL ? job->res->verdict : job->verdict;
+}
 
 static void
 job_free(struct job *job)
@@ -1192,8 +1201,7 @@ review_job(struct srv *srv, struct job *job)
 	 * the writer's random index writes for nothing a moderator uses.
 	 */
 	if (job->kind == JOB_BODY && (job->account == NULL ||
-	    *job->account == '\0') && (job->res != NULL ? job->res->verdict :
-	    job->verdict) == VIGIL_CLEAN)
+	    *job->account == '\0') && job_verdict(job) == VIGIL_CLEAN)
 		return VIGIL_OK;
 	if (job_matches(job, &m, &n, &hold) == -1)
 		return VIGIL_E_NOMEM;
@@ -1216,8 +1224,7 @@ review_job(struct srv *srv, struct job *job)
 		v.actor = "scan";
 	}
 	v.ruleset = job->rs != NULL ? eng_ruleset_version(job->rs) : "";
-	v.verdict = vigil_verdict_name(job->res != NULL ? job->res->verdict :
-	    job->verdict);
+	v.verdict = vigil_verdict_name(job_verdict(job));
 	v.m = m;
 	v.nm = n;
 	rc = review_verdict(srv->rv, &v, wallclock());
@@ -1269,7 +1276,7 @@ job_answer(struct srv *srv, struct job *job, int stored)
 		srv->solo = NULL;
 	if (json != NULL)
 		metrics_scan(srv, job);
-	verdict = job->res != NULL ? job->res->verdict : job->verdict;
+	verdict = job_verdict(job);
 	if (job->bjob != 0)
 		bucket_job_answered(srv, job);
 	if (stored && job->qactions != 0) {
@@ -1319,8 +1326,6 @@ job_answer(struct srv *srv, struct job *job, int stored)
 static void
 job_finished(struct job *job)
 {
-	enum vigil_verdict verdict;
-
 	if (job->kind != JOB_BODY)
 		return;
 	/* The scan is over: the body need not wait for the commit. */
@@ -1331,10 +1336,8 @@ job_finished(struct job *job)
 		job->iov = NULL;
 		job->niov = 0;
 	}
-	if (job->req == NULL || job->json == NULL)
-		return;
-	verdict = job->res != NULL ? job->res->verdict : job->verdict;
-	if (verdict != VIGIL_CLEAN)
+	if (job->req == NULL || job->json == NULL ||
+	    job_verdict(job) != VIGIL_CLEAN)
 		return;
 	reply_raw2(job->req, 200, "application/json", job->json,
 	    strlen(job->json), "\n", 1);
@@ -2348,7 +2351,6 @@ bucket_account(struct srv *srv, const char *bucket, const char *key,
 
 static const char *const flavor_names[] = { "aws", "minio", "ceph" };
 
-/* Applies one intake's events inside the open transaction (writer). */
 /*
  * Parses an intake's body (writer thread): 0 when it holds events to
  * apply; otherwise in->status says how to answer (a test event, a
@@ -2374,6 +2376,7 @@ intake_parse(struct intake *in)
 	return 0;
 }
 
+/* Applies one intake's events inside the open transaction (writer). */
 static enum vigil_err
 intake_apply(struct srv *srv, struct intake *in)
 {
@@ -2440,7 +2443,7 @@ static enum vigil_err
 object_done(struct srv *srv, struct job *job)
 {
 	const struct eng_result	*r = job->res;
-	enum vigil_verdict	 v = r != NULL ? r->verdict : job->verdict;
+	enum vigil_verdict	 v = job_verdict(job);
 	enum vigil_err		 rc = VIGIL_OK;
 
 	/*

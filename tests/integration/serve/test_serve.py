@@ -608,6 +608,48 @@ def t_scan_nested(d):
                                       "deep/needle.txt"], j["matches"])
 
 
+@case("POST /v1/scan: a body of many socket reads is scanned whole, its "
+      "digest and size exact, a 7z in it read by ranges")
+def t_scan_large(d):
+    import hashlib
+    import random
+    rnd = random.Random(4)
+    # 250 KiB (max_body is 256k): sixty-odd 4 KiB socket reads, so the
+    # daemon's read-ahead and a body in several chains are exercised.
+    filler = bytes(rnd.choice(b"abcdefgh \n") for _ in range(250 * 1024 -
+                                                            len(NEEDLE)))
+    body = filler + NEEDLE
+    st, _, b = http(d, "POST", "/v1/scan?name=large.txt", body,
+                    TOKENS["hook"])
+    check(st == 200, "status %d %r" % (st, b[:200]))
+    j = json.loads(b)
+    check(j["verdict"] == "flagged" and j["size"] == len(body) and
+          j["sha256"] == hashlib.sha256(body).hexdigest(), j)
+    check(j["matches"][0]["offset"] == len(filler), j["matches"])
+    # A 7z: its header is at the end and the reader seeks to it, so the
+    # body's chains are read by ranges (a zip would fall back to reading
+    # its local headers in order).
+    src = os.path.join(WORK, "7z-src")
+    os.makedirs(src, exist_ok=True)
+    with open(os.path.join(src, "pad.bin"), "wb") as f:
+        f.write(bytes(rnd.getrandbits(8) for _ in range(200 * 1024)))
+    with open(os.path.join(src, "z-needle.txt"), "wb") as f:
+        f.write(b"xx " + NEEDLE + b" yy\n")
+    arc = os.path.join(WORK, "large.7z")
+    if os.path.exists(arc):
+        os.unlink(arc)
+    subprocess.run(["7z", "a", "-bd", "-y", arc, "pad.bin", "z-needle.txt"],
+                   cwd=src, check=True, stdout=subprocess.DEVNULL)
+    with open(arc, "rb") as f:
+        data = f.read()
+    check(len(data) > 200 * 1024, "7z of %d bytes" % len(data))
+    st, _, b = http(d, "POST", "/v1/scan?name=large.7z", data,
+                    TOKENS["hook"])
+    j = json.loads(b)
+    check(st == 200 and j["verdict"] == "flagged", j)
+    check(j["matches"][0]["path"] == ["large.7z", "z-needle.txt"],
+          j["matches"])
+
 @case("reload under load: scans in flight during good and broken reloads "
       "all finish 200 with the right verdict")
 def t_reload_load(rules, conf):
@@ -984,7 +1026,7 @@ def main():
     run_case(t_check_config_bad, rules)
     run_case(t_admin_token, rules)
     on_main = (t_auth, t_roles, t_readyz, t_rules, t_scan_matches_cli,
-               t_scan_nested, t_scan_too_big, t_reload, t_sighup,
+               t_scan_nested, t_scan_large, t_scan_too_big, t_reload, t_sighup,
                t_event_aws, t_event_minio, t_event_ceph, t_event_awkward,
                t_event_dup, t_event_removed, t_event_bad, t_metrics,
                t_log_json, t_sigterm)
