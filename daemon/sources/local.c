@@ -51,21 +51,32 @@ errno_err(void)
 	return VIGIL_E_IO;
 }
 
-/* Opens directory bucket/dirpart beneath root, no symlinks. */
+/*
+ * Opens directory bucket/dirpart beneath root, no symlinks; with create,
+ * missing directories are made (mode 0750) on the way.
+ */
 static enum vigil_err
 walk_dirs(struct local *l, const char *bucket, const char *key,
-    const char **leaf, int *dirfd)
+    int create, const char **leaf, int *dirfd)
 {
 	const char	*p, *slash;
 	char		 comp[1025];
 	int		 fd, nfd;
 
+	if (create && mkdirat(l->rootfd, bucket, 0750) == -1 &&
+	    errno != EEXIST)
+		return errno_err();
 	if ((fd = openat(l->rootfd, bucket, O_RDONLY | O_DIRECTORY |
 	    O_NOFOLLOW | O_CLOEXEC)) == -1)
 		return errno_err();
 	for (p = key; (slash = strchr(p, '/')) != NULL; p = slash + 1) {
 		memcpy(comp, p, (size_t)(slash - p));
 		comp[slash - p] = '\0';
+		if (create && mkdirat(fd, comp, 0750) == -1 &&
+		    errno != EEXIST) {
+			close(fd);
+			return errno_err();
+		}
 		nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 		    O_CLOEXEC);
 		close(fd);
@@ -92,7 +103,7 @@ local_object(void *state, const char *bucket, const char *key, int *fdp,
 	if (!source_bucket_valid(bucket) || !source_key_valid(key,
 	    strlen(key)))
 		return VIGIL_E_INVAL;
-	if ((err = walk_dirs(l, bucket, key, &leaf, &dfd)) != VIGIL_OK)
+	if ((err = walk_dirs(l, bucket, key, 0, &leaf, &dfd)) != VIGIL_OK)
 		return err;
 	/* O_NONBLOCK: a FIFO planted in the tree must not hang a worker. */
 	fd = openat(dfd, leaf, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
@@ -278,39 +289,6 @@ local_list(void *state, const char *bucket, const char *prefix,
 	return err;
 }
 
-/* Like walk_dirs(), creating missing directories (mode 0750). */
-static enum vigil_err
-make_dirs(struct local *l, const char *bucket, const char *key,
-    const char **leaf, int *dirfd)
-{
-	const char	*p, *slash;
-	char		 comp[1025];
-	int		 fd, nfd;
-
-	if (mkdirat(l->rootfd, bucket, 0750) == -1 && errno != EEXIST)
-		return errno_err();
-	if ((fd = openat(l->rootfd, bucket, O_RDONLY | O_DIRECTORY |
-	    O_NOFOLLOW | O_CLOEXEC)) == -1)
-		return errno_err();
-	for (p = key; (slash = strchr(p, '/')) != NULL; p = slash + 1) {
-		memcpy(comp, p, (size_t)(slash - p));
-		comp[slash - p] = '\0';
-		if (mkdirat(fd, comp, 0750) == -1 && errno != EEXIST) {
-			close(fd);
-			return errno_err();
-		}
-		nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-		    O_CLOEXEC);
-		close(fd);
-		if (nfd == -1)
-			return errno_err();
-		fd = nfd;
-	}
-	*leaf = p;
-	*dirfd = fd;
-	return VIGIL_OK;
-}
-
 /* Moves bucket/key to qbucket/key (or back when undo). */
 static enum vigil_err
 local_move(struct local *l, const char *bucket, const char *key,
@@ -321,11 +299,11 @@ local_move(struct local *l, const char *bucket, const char *key,
 	enum vigil_err	 rc;
 	int		 fd1, fd2;
 
-	if ((rc = walk_dirs(l, from, key, &fl, &fd1)) != VIGIL_OK) {
+	if ((rc = walk_dirs(l, from, key, 0, &fl, &fd1)) != VIGIL_OK) {
 		snprintf(err, errlen, "%s/%s: %s", from, key, strerror(errno));
 		return rc;
 	}
-	if ((rc = make_dirs(l, to, key, &tl, &fd2)) != VIGIL_OK) {
+	if ((rc = walk_dirs(l, to, key, 1, &tl, &fd2)) != VIGIL_OK) {
 		snprintf(err, errlen, "%s/%s: %s", to, key, strerror(errno));
 		close(fd1);
 		return rc;
@@ -366,7 +344,7 @@ local_action(void *state, const char *bucket, const char *key,
 	}
 	if (action == VG_Q_MOVE)
 		return local_move(l, bucket, key, qbucket, undo, err, errlen);
-	if ((rc = walk_dirs(l, b, key, &leaf, &dfd)) != VIGIL_OK) {
+	if ((rc = walk_dirs(l, b, key, 0, &leaf, &dfd)) != VIGIL_OK) {
 		snprintf(err, errlen, "%s/%s: %s", b, key, strerror(errno));
 		return rc;
 	}
