@@ -224,6 +224,7 @@ struct sqlite_store {
 	pthread_t	 ckpt_th;
 	int		 ckpt_running, ckpt_stop;
 	pthread_mutex_t	 ckpt_mu;
+	pthread_mutex_t	 ckpt_run;	/* one checkpoint at a time */
 	pthread_cond_t	 ckpt_cv;
 	sqlite3		*ckpt_db;
 	int		 wal_frames;	/* in the log after the last commit */
@@ -256,8 +257,10 @@ checkpointer(void *arg)
 		if (s->ckpt_stop)
 			break;
 		pthread_mutex_unlock(&s->ckpt_mu);
+		pthread_mutex_lock(&s->ckpt_run);
 		(void)sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL,
 		    SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		pthread_mutex_unlock(&s->ckpt_run);
 		pthread_mutex_lock(&s->ckpt_mu);
 	}
 	pthread_mutex_unlock(&s->ckpt_mu);
@@ -285,6 +288,7 @@ static void
 checkpointer_start(struct sqlite_store *s, const char *path)
 {
 	pthread_mutex_init(&s->ckpt_mu, NULL);
+	pthread_mutex_init(&s->ckpt_run, NULL);
 	pthread_cond_init(&s->ckpt_cv, NULL);
 	if (sqlite3_open_v2(path, &s->ckpt_db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
@@ -457,6 +461,7 @@ store_sqlite_close(struct store *st)
 	}
 	if (s->ckpt_db != NULL) {
 		pthread_mutex_destroy(&s->ckpt_mu);
+		pthread_mutex_destroy(&s->ckpt_run);
 		pthread_cond_destroy(&s->ckpt_cv);
 	}
 	sqlite3_close(s->ckpt_db);
@@ -513,9 +518,16 @@ store_sqlite_commit(struct store *st)
 
 	rc = run(s, S_COMMIT);
 	if (rc == VIGIL_OK && s->wal_frames > CKPT_TRUNCATE) {
+		/*
+		 * SQLite refuses at once (SQLITE_BUSY, no busy handler) while
+		 * another connection checkpoints: wait for the thread's
+		 * passive one to end rather than retry commit after commit.
+		 */
 		s->wal_frames = 0;
+		pthread_mutex_lock(&s->ckpt_run);
 		(void)sqlite3_wal_checkpoint_v2(s->db, NULL,
 		    SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+		pthread_mutex_unlock(&s->ckpt_run);
 	}
 	return rc;
 }
