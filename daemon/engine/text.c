@@ -170,28 +170,39 @@ skip_ascii(const uint8_t *p, size_t n, size_t i)
  * masks and two shifts decide a block, so most of a Chinese text goes
  * through here rather than a character at a time.
  */
+static inline uint64_t
+mask16(__m128i v, unsigned k)
+{
+	return (uint64_t)(unsigned)_mm_movemask_epi8(v) << (16 * k);
+}
+
 static inline size_t
 plain64(const uint8_t *p)
 {
-	uint64_t	high = 0, cont = 0, lead = 0, other, m, want;
-	unsigned	f;
+	const __m128i	 c40 = _mm_set1_epi8(-64), e4 = _mm_set1_epi8((char)0xe4);
+	const __m128i	 b80 = _mm_set1_epi8((char)0x80), c122 = _mm_set1_epi8(-122);
+	__m128i		 v0, v1, v2, v3;
+	uint64_t	 high, cont, lead, other, m, want;
+	unsigned	 f;
 
-	for (unsigned k = 0; k < 4; k++) {
-		__m128i	v = _mm_loadu_si128((const __m128i *)(const void *)
-			    (p + 16 * k));
-
-		high |= (uint64_t)(unsigned)_mm_movemask_epi8(v) << (16 * k);
-		/* 80-BF are the signed bytes below -64. */
-		cont |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmplt_epi8(v,
-		    _mm_set1_epi8(-64))) << (16 * k);
-		/* E4-E9: v - 0xe4 in 0..5, compared signed, bit 7 flipped. */
-		lead |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmplt_epi8(
-		    _mm_xor_si128(_mm_sub_epi8(v, _mm_set1_epi8((char)0xe4)),
-		    _mm_set1_epi8((char)0x80)), _mm_set1_epi8(-122))) <<
-		    (16 * k);
-	}
+	v0 = _mm_loadu_si128((const __m128i *)(const void *)p);
+	v1 = _mm_loadu_si128((const __m128i *)(const void *)(p + 16));
+	v2 = _mm_loadu_si128((const __m128i *)(const void *)(p + 32));
+	v3 = _mm_loadu_si128((const __m128i *)(const void *)(p + 48));
+	high = mask16(_mm_or_si128(_mm_or_si128(v0, v1), _mm_or_si128(v2,
+	    v3)), 0);
 	if (high == 0)
 		return 64;
+	high = mask16(v0, 0) | mask16(v1, 1) | mask16(v2, 2) | mask16(v3, 3);
+	/* 80-BF are the signed bytes below -64. */
+#define CONT(v, k)	mask16(_mm_cmplt_epi8((v), c40), (k))
+	cont = CONT(v0, 0) | CONT(v1, 1) | CONT(v2, 2) | CONT(v3, 3);
+#undef CONT
+	/* E4-E9: v - 0xe4 in 0..5, compared signed, bit 7 flipped. */
+#define LEAD(v, k)	mask16(_mm_cmplt_epi8(_mm_xor_si128(_mm_sub_epi8((v), \
+			    e4), b80), c122), (k))
+	lead = LEAD(v0, 0) | LEAD(v1, 1) | LEAD(v2, 2) | LEAD(v3, 3);
+#undef LEAD
 	other = high & ~(cont | lead);
 	f = other != 0 ? (unsigned)__builtin_ctzll(other) : 64;
 	m = f == 64 ? ~0ULL : (1ULL << f) - 1;
