@@ -85,6 +85,9 @@ static const struct setting settings[] = {
 	  "Largest unpacked:packed ratio per container." },
 	{ "max_time", CFG_SECONDS, "120", F(max_time), 0, 0,
 	  "Seconds per object." },
+	{ "text_layer", CFG_BOOL, "yes", F(text_layer), 0, 0,
+	  "Match text as a reader sees it too (charsets, markup, documents,\n"
+	  "PDF, mail, NFKC), not only the raw bytes." },
 	{ "account_from", CFG_STR, "owner", F(account_from_s), 0, 0,
 	  "Where an event's account comes from: owner (the bucket owner's\n"
 	  "principalId), uploader (userIdentity.principalId), prefix (the\n"
@@ -959,6 +962,7 @@ vg_config_finish(struct vg_config *cfg, char *err, size_t errlen)
 	cfg->limits.max_files = cfg->max_files;
 	cfg->limits.max_ratio = (unsigned)cfg->max_ratio;
 	cfg->limits.max_time = cfg->max_time;
+	cfg->limits.text_layer = cfg->text_layer;
 	return VIGIL_OK;
 }
 

@@ -89,6 +89,7 @@ struct vg_config {
 	uint64_t	 max_ratio;
 	double		 max_time;
 	uint64_t	 max_bytes;
+	int		 text_layer;
 	char		*account_from_s;
 	enum vg_account_from account_from;
 	char		*account_prefix;
