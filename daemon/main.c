@@ -14,6 +14,7 @@
  * directory.  Objects and rules it reads must be readable by that user.
  */
 #include <locale.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -42,6 +43,8 @@ usage(FILE *f)
 int
 main(int argc, char **argv)
 {
+	const char	*helper;
+
 	/*
 	 * Archive member names reach us through libarchive's charset
 	 * conversion, which in the C locale gives up on non-ASCII names.
@@ -54,6 +57,12 @@ main(int argc, char **argv)
 		usage(stderr);
 		return VIGIL_EXIT_USAGE;
 	}
+	/* Internal: poppler in its own process (daemon/engine/pdfproc.c). */
+	if (strcmp(argv[1], "pdf-text") == 0)
+		return eng_pdf_helper_main();
+	helper = getenv("VIGIL_PDF_HELPER");
+	eng_set_pdf_helper(helper != NULL && *helper != '\0' ? helper :
+	    "/proc/self/exe");
 	if (strcmp(argv[1], "scan") == 0)
 		return cli_scan(argc - 1, argv + 1);
 	if (strcmp(argv[1], "rules") == 0)

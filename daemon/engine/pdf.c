@@ -10,8 +10,11 @@
  * against the byte limit), because poppler and the stream walk both need
  * to seek.  Poppler reads the spool through a GBytes over a private map:
  * no copy, and no fd whose ownership poppler takes.  Pages are read one at
- * a time up to PDF_MAX_PAGES, with the deadline checked between pages; a
- * single hostile page can still take as long as poppler takes on it.
+ * a time up to PDF_MAX_PAGES.  In the vigil program poppler runs in a
+ * helper process (pdfproc.c), killed at the job's deadline, so a page
+ * that takes poppler forever, or crashes it, costs one problem and not
+ * the daemon; without a helper it runs here, checking the deadline
+ * between pages.
  *
  * The stream walk does not parse the document: it looks for the keyword
  * "stream" after a dictionary that names /FlateDecode, and inflates from
@@ -39,8 +42,8 @@
 #include "vigil/core.h"
 #include "scan_int.h"
 #include "text_int.h"
+#include "pdf_int.h"
 
-#define PDF_MAX_PAGES	10000
 /* How far back from "stream" its dictionary may start. */
 #define PDF_DICT_MAX	(64 * 1024)
 /* Below this many inflated bytes a stream's ratio is not judged. */
@@ -77,59 +80,123 @@ doc_glib_quiet(void)
 
 /* Text --------------------------------------------------------------- */
 
-static enum vigil_err
-pdf_text(struct job *job, unsigned depth, const uint8_t *map, size_t len,
-    struct tl *tl)
+enum pdf_status
+pdf_pages(const uint8_t *map, size_t len, unsigned max_pages, pdf_sink sink,
+    void *arg, char *msg, size_t msgsz)
 {
 	PopplerDocument	*doc;
 	GBytes		*bytes;
 	GError		*gerr = NULL;
-	enum vigil_err	 err = VIGIL_OK;
+	enum pdf_status	 st = PDF_OK;
 	int		 npages;
 
 	doc_glib_quiet();
+	*msg = '\0';
 	bytes = g_bytes_new_static(map, len);
 	doc = poppler_document_new_from_bytes(bytes, NULL, &gerr);
 	if (doc == NULL) {
 		if (gerr != NULL && gerr->domain == POPPLER_ERROR &&
 		    gerr->code == POPPLER_ERROR_ENCRYPTED)
-			scan_problem(job, depth, VIGIL_R_ENCRYPTED, NULL);
-		else
-			scan_problem(job, depth, VIGIL_R_CORRUPT,
-			    gerr != NULL ? gerr->message : NULL);
+			st = PDF_ENCRYPTED;
+		else {
+			st = PDF_CORRUPT;
+			snprintf(msg, msgsz, "%s", gerr != NULL ?
+			    gerr->message : "poppler cannot open it");
+		}
 		g_clear_error(&gerr);
 		g_bytes_unref(bytes);
-		return VIGIL_OK;
+		return st;
 	}
-	/* Opened anyway without a text layer: encryption is news. */
-	npages = tl != NULL ? poppler_document_get_n_pages(doc) : 0;
-	if (npages > PDF_MAX_PAGES) {
-		scan_problem(job, depth, VIGIL_R_LIMIT_FILES,
-		    "pages past 10000 not read");
-		npages = PDF_MAX_PAGES;
+	/* Opened anyway with max_pages 0: encryption is news. */
+	npages = max_pages > 0 ? poppler_document_get_n_pages(doc) : 0;
+	if (npages > 0 && (unsigned)npages > max_pages) {
+		st = PDF_PAGES;
+		npages = (int)max_pages;
 	}
-	for (int i = 0; i < npages && err == VIGIL_OK && !job->stop; i++) {
+	for (int i = 0; i < npages; i++) {
 		PopplerPage	*page;
 		char		*text;
+		int		 stop = 0;
 
-		if (vg_now() > job->deadline) {
-			scan_problem(job, depth, VIGIL_R_LIMIT_TIME, NULL);
-			job->stop = 1;
-			break;
-		}
 		if ((page = poppler_document_get_page(doc, i)) == NULL)
 			continue;
 		if ((text = poppler_page_get_text(page)) != NULL) {
-			err = tl_feed(tl, (const uint8_t *)text, strlen(text));
-			if (err == VIGIL_OK)
-				err = tl_feed(tl, (const uint8_t *)" ", 1);
+			/* A space: the last word of a page is not the next's. */
+			stop = sink(arg, text, strlen(text)) ||
+			    sink(arg, " ", 1);
 			g_free(text);
 		}
 		g_object_unref(page);
+		if (stop)
+			break;
 	}
 	g_object_unref(doc);
 	g_bytes_unref(bytes);
-	return err;
+	return st;
+}
+
+void
+pdf_report(struct job *job, unsigned depth, enum pdf_status st,
+    const char *msg)
+{
+	char	detail[64];
+
+	switch (st) {
+	case PDF_OK:
+		break;
+	case PDF_ENCRYPTED:
+		scan_problem(job, depth, VIGIL_R_ENCRYPTED, NULL);
+		break;
+	case PDF_PAGES:
+		snprintf(detail, sizeof(detail), "pages past %u not read",
+		    PDF_MAX_PAGES);
+		scan_problem(job, depth, VIGIL_R_LIMIT_FILES, detail);
+		break;
+	default:
+		scan_problem(job, depth, VIGIL_R_CORRUPT, msg != NULL &&
+		    *msg != '\0' ? msg : NULL);
+		break;
+	}
+}
+
+struct inproc {
+	struct job	*job;
+	unsigned	 depth;
+	struct tl	*tl;
+	enum vigil_err	 err;
+};
+
+/* In the scanning thread: the deadline is checked between pages. */
+static int
+inproc_sink(void *arg, const char *text, size_t len)
+{
+	struct inproc	*ip = arg;
+
+	if (ip->job->stop)
+		return 1;
+	if (vg_now() > ip->job->deadline) {
+		scan_problem(ip->job, ip->depth, VIGIL_R_LIMIT_TIME, NULL);
+		ip->job->stop = 1;
+		return 1;
+	}
+	ip->err = tl_feed(ip->tl, (const uint8_t *)text, len);
+	return ip->err != VIGIL_OK;
+}
+
+static enum vigil_err
+pdf_text(struct job *job, unsigned depth, int fd, const uint8_t *map,
+    size_t len, struct tl *tl)
+{
+	struct inproc	ip = { job, depth, tl, VIGIL_OK };
+	char		msg[256];
+	enum pdf_status	st;
+
+	if (pdfproc_enabled())
+		return pdfproc_text(scan_pdf_helper(job), job, depth, fd, tl);
+	st = pdf_pages(map, len, tl != NULL ? PDF_MAX_PAGES : 0, inproc_sink,
+	    &ip, msg, sizeof(msg));
+	pdf_report(job, depth, st, msg);
+	return ip.err;
 }
 
 /* Streams ------------------------------------------------------------ */
@@ -373,7 +440,7 @@ pdf_scan(struct job *job, struct src *src, unsigned depth,
 		goto out;
 	if ((err = tl_begin_utf8(job, depth, MARKUP_NONE, tlp)) != VIGIL_OK)
 		goto out;
-	err = pdf_text(job, depth, map, len, *tlp);
+	err = pdf_text(job, depth, fd, map, len, *tlp);
 	if (err == VIGIL_OK && !job->stop)
 		err = pdf_streams(job, depth, map, len);
 out:

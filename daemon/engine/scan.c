@@ -26,12 +26,20 @@
 #include "ruleset_int.h"
 #include "scan_int.h"
 #include "text_int.h"
+#include "pdf_int.h"
 
 struct eng_scanner {
 	struct classifier	*cls;
 	struct match_ctx	*mctx;
 	uint8_t			*bufs[ENG_MAX_DEPTH + 1];
+	struct pdf_helper	*pdf;		/* pdfproc.c's, or NULL */
 };
+
+struct pdf_helper **
+scan_pdf_helper(struct job *job)
+{
+	return &job->sc->pdf;
+}
 
 enum vigil_err
 eng_scanner_new(struct eng_scanner **out)
@@ -57,6 +65,7 @@ eng_scanner_free(struct eng_scanner *sc)
 		return;
 	classify_free(sc->cls);
 	match_ctx_free(sc->mctx);
+	pdfproc_free(sc->pdf);
 	for (unsigned i = 0; i <= ENG_MAX_DEPTH; i++)
 		vg_free(sc->bufs[i]);
 	vg_free(sc);

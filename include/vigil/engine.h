@@ -81,6 +81,17 @@ void		eng_ruleset_pattern_stats(const struct eng_ruleset *,
 		    size_t *exact, size_t *prefilter, size_t *pcre_only);
 
 /*
+ * PDF text comes from poppler, which a hostile document can crash, hang or
+ * drive out of memory.  With a helper named, each scanner runs poppler in
+ * a child process, path with the argument "pdf-text" (the vigil program
+ * itself, or a wrapper that execs it), killed at the object's deadline.
+ * NULL, the default, runs poppler in the scanning thread.
+ */
+void		eng_set_pdf_helper(const char *path);
+/* The "pdf-text" helper's main: serves one scanner on its stdin. */
+int		eng_pdf_helper_main(void);
+
+/*
  * A scanner holds one thread's private state: a libmagic handle loaded
  * once, Vectorscan scratch and PCRE2 match data.  Use it from one thread at
  * a time.  It borrows no ruleset: each scan names the ruleset it runs.

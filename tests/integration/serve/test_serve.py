@@ -650,6 +650,66 @@ def t_scan_large(d):
     check(j["matches"][0]["path"] == ["large.7z", "z-needle.txt"],
           j["matches"])
 
+def make_pdf(text):
+    """A one-page PDF showing text in Helvetica, xref offsets exact."""
+    objs = [b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+            b"/Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
+            None,
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    content = b"BT /F1 12 Tf 72 712 Td (" + text + b") Tj ET"
+    objs[3] = b"<< /Length %d >>\nstream\n%s\nendstream" % (len(content),
+                                                             content)
+    out, offs = b"%PDF-1.4\n", []
+    for i, o in enumerate(objs, 1):
+        offs.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (i, o)
+    xref = len(out)
+    out += b"xref\n0 6\n0000000000 65535 f \n"
+    out += b"".join(b"%010d 00000 n \n" % o for o in offs)
+    out += b"trailer\n<< /Size 6 /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" \
+        % xref
+    return out
+
+
+def pdf_helpers(pid):
+    """The daemon's `vigil pdf-text` children."""
+    kids = []
+    for p in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/stat" % p) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open("/proc/%s/cmdline" % p, "rb") as f:
+                argv = f.read().split(b"\0")
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == pid and argv[1:2] == [b"pdf-text"]:
+            kids.append(int(p))
+    return kids
+
+
+@case("POST /v1/scan: PDF text through the helper process; the helper "
+      "is kept for the next PDF and ends with the daemon's scanners")
+def t_scan_pdf(d):
+    # Split by a kerning adjustment, the needle is not in the raw bytes.
+    half = len(NEEDLE) // 2
+    body = make_pdf(NEEDLE[:half] + b") Tj (" + NEEDLE[half:])
+    check(NEEDLE not in body, "needle in the raw PDF")
+    for i in range(3):
+        st, _, b = http(d, "POST", "/v1/scan?name=p%d.pdf" % i, body,
+                        TOKENS["hook"])
+        check(st == 200, "status %d %r" % (st, b[:200]))
+        j = json.loads(b)
+        check(j["verdict"] == "flagged" and j["mime"] == "application/pdf",
+              j)
+        check(j["matches"][0]["path"] == ["p%d.pdf" % i, "#text"],
+              j["matches"])
+    kids = pdf_helpers(d.proc.pid)
+    # One per scanning thread at most, not one per document.
+    check(1 <= len(kids) <= 2, "helpers %r" % kids)
+
+
 @case("reload under load: scans in flight during good and broken reloads "
       "all finish 200 with the right verdict")
 def t_reload_load(rules, conf):
@@ -991,6 +1051,18 @@ def t_privdrop(rules, conf):
         check(v and v["verdict"] == "flagged", v)
         st, _, b = http(d, "POST", "/v1/scan?name=x", NEEDLE, TOKENS["hook"])
         check(st == 200 and json.loads(b)["verdict"] == "flagged", b)
+        # The PDF helper runs as that user too, and still reads text.
+        half = len(NEEDLE) // 2
+        st, _, b = http(d, "POST", "/v1/scan?name=x.pdf",
+                        make_pdf(NEEDLE[:half] + b") Tj (" + NEEDLE[half:]),
+                        TOKENS["hook"])
+        j = json.loads(b)
+        check(st == 200 and j["matches"][0]["path"] == ["x.pdf", "#text"],
+              b)
+        kids = pdf_helpers(d.proc.pid)
+        check(kids, "no PDF helper")
+        for k in kids:
+            check(proc_ids(k)["Uid"] == [str(pw.pw_uid)] * 4, proc_ids(k))
         st, j = jhttp(d, "POST", "/v1/rules/reload", token=TOKENS["admin"])
         check(st == 200, (st, j))
     finally:
@@ -1026,7 +1098,7 @@ def main():
     run_case(t_check_config_bad, rules)
     run_case(t_admin_token, rules)
     on_main = (t_auth, t_roles, t_readyz, t_rules, t_scan_matches_cli,
-               t_scan_nested, t_scan_large, t_scan_too_big, t_reload, t_sighup,
+               t_scan_nested, t_scan_large, t_scan_pdf, t_scan_too_big, t_reload, t_sighup,
                t_event_aws, t_event_minio, t_event_ceph, t_event_awkward,
                t_event_dup, t_event_removed, t_event_bad, t_metrics,
                t_log_json, t_sigterm)

@@ -4,6 +4,10 @@
  * "#stream-N", a damaged file still raw-matched and reported corrupt, and
  * a deflate bomb stopped by the ratio limit.  PDFs are written here, with
  * zlib, so the offsets in their xref tables are exact.
+ *
+ * Each case runs twice: poppler in this process, then in the helper process
+ * of the built vigil program (engine/pdfproc.c).  Helpers that hang, crash
+ * or do not exist check the supervision: a problem each, nothing more.
  */
 #define _GNU_SOURCE	/* memfd_create */
 #include <setjmp.h>
@@ -13,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -51,20 +56,60 @@ teardown(void **state)
 }
 
 static struct eng_result *
-scan(const char *name, const void *data, size_t len, int text_layer)
+scan_lim(const char *name, const void *data, size_t len,
+    const struct vigil_limits *lim)
 {
-	struct vigil_limits	 lim;
 	struct eng_result	*r = NULL;
 	int			 fd = memfd_create("t", 0);
 
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, data, len), (ssize_t)len);
 	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
-	vigil_limits_default(&lim);
-	lim.text_layer = text_layer;
-	assert_int_equal(eng_scan_fd(sc, rs, fd, name, &lim, &r), VIGIL_OK);
+	assert_int_equal(eng_scan_fd(sc, rs, fd, name, lim, &r), VIGIL_OK);
 	close(fd);
 	return r;
+}
+
+static struct eng_result *
+scan(const char *name, const void *data, size_t len, int text_layer)
+{
+	struct vigil_limits	lim;
+
+	vigil_limits_default(&lim);
+	lim.text_layer = text_layer;
+	return scan_lim(name, data, len, &lim);
+}
+
+/* The groups' setups: where poppler runs. */
+static int
+inproc(void **state)
+{
+	eng_set_pdf_helper(NULL);
+	return setup(state);
+}
+
+static int
+helper(void **state)
+{
+	eng_set_pdf_helper(VIGIL_BIN);
+	return setup(state);
+}
+
+/* A helper program: a shell script with body. */
+static char *
+fake_helper(const char *body)
+{
+	static char	path[] = "/tmp/vigil-test-helper-XXXXXX";
+	FILE		*f;
+	int		 fd;
+
+	strcpy(path, "/tmp/vigil-test-helper-XXXXXX");
+	assert_true((fd = mkstemp(path)) >= 0);
+	assert_non_null(f = fdopen(fd, "w"));
+	fprintf(f, "#!/bin/sh\n%s\n", body);
+	assert_int_equal(fchmod(fd, 0700), 0);
+	assert_int_equal(fclose(f), 0);
+	return path;
 }
 
 /* Appends n bytes to a growing buffer. */
@@ -223,6 +268,108 @@ test_bomb(void **state)
 	free(pdf);
 }
 
+/*
+ * A helper that never answers: the deadline kills it, the object is
+ * unscannable for time, and the scan does not wait for the helper.
+ */
+static void
+test_helper_hangs(void **state)
+{
+	struct vigil_limits	 lim;
+	struct eng_result	*r;
+	uint8_t			*pdf;
+	size_t			 len;
+	char			*path = fake_helper("exec sleep 60");
+	double			 t0;
+
+	(void)state;
+	pdf = make_pdf("vigil needle casino royale", "x", 1, &len);
+	eng_set_pdf_helper(path);
+	vigil_limits_default(&lim);
+	lim.max_time = 1.0;
+	t0 = vg_now();
+	r = scan_lim("h.pdf", pdf, len, &lim);
+	assert_true(vg_now() - t0 < 10.0);
+	assert_int_equal(r->verdict, VIGIL_UNSCANNABLE);
+	assert_int_equal(r->nproblems, 1);
+	assert_int_equal(r->problems[0].reason, VIGIL_R_LIMIT_TIME);
+	eng_result_free(r);
+	unlink(path);
+	free(pdf);
+	eng_set_pdf_helper(VIGIL_BIN);
+}
+
+/*
+ * A helper that crashes: corrupt, saying how; the streams are still
+ * scanned; the next document gets a new helper.
+ */
+static void
+test_helper_crashes(void **state)
+{
+	struct eng_result	*r;
+	uint8_t			*pdf;
+	size_t			 len;
+	char			*path = fake_helper("kill -SEGV $$");
+
+	(void)state;
+	pdf = make_pdf("vigil needle casino royale", "FLATESECRET", 11, &len);
+	eng_set_pdf_helper(path);
+	r = scan("c.pdf", pdf, len, 1);
+	assert_int_equal(r->verdict, VIGIL_FLAGGED);
+	assert_true(hit(r, "secret", "c.pdf/#stream-6"));
+	assert_false(hit(r, "needle_ascii", "c.pdf/#text"));
+	assert_int_equal(r->nproblems, 1);
+	assert_int_equal(r->problems[0].reason, VIGIL_R_CORRUPT);
+	assert_non_null(strstr(r->problems[0].detail, "signal 11"));
+	eng_result_free(r);
+	unlink(path);
+
+	eng_set_pdf_helper(VIGIL_BIN);
+	r = scan("c.pdf", pdf, len, 1);
+	assert_true(hit(r, "needle_ascii", "c.pdf/#text"));
+	assert_int_equal(r->nproblems, 0);
+	eng_result_free(r);
+	free(pdf);
+}
+
+/* A helper that is not there: an "io" problem and an error verdict. */
+static void
+test_helper_missing(void **state)
+{
+	struct eng_result	*r;
+	uint8_t			*pdf;
+	size_t			 len;
+
+	(void)state;
+	pdf = make_pdf("hello", "x", 1, &len);
+	eng_set_pdf_helper("/nonexistent/vigil");
+	r = scan("m.pdf", pdf, len, 1);
+	assert_int_equal(r->verdict, VIGIL_ERROR);
+	assert_int_equal(r->problems[0].reason, VIGIL_R_IO);
+	eng_result_free(r);
+	free(pdf);
+	eng_set_pdf_helper(VIGIL_BIN);
+}
+
+/* One helper serves many documents, and its replacement the rest. */
+static void
+test_helper_many(void **state)
+{
+	uint8_t	*pdf;
+	size_t	 len;
+
+	(void)state;
+	pdf = make_pdf("vigil needle casino royale", "x", 1, &len);
+	for (int i = 0; i < 300; i++) {
+		struct eng_result *r = scan("n.pdf", pdf, len, 1);
+
+		assert_true(hit(r, "needle_ascii", "n.pdf/#text"));
+		assert_int_equal(r->nproblems, 0);
+		eng_result_free(r);
+	}
+	free(pdf);
+}
+
 int
 main(void)
 {
@@ -231,6 +378,17 @@ main(void)
 		cmocka_unit_test(test_corrupt),
 		cmocka_unit_test(test_bomb),
 	};
+	const struct CMUnitTest helper_tests[] = {
+		cmocka_unit_test(test_text_and_streams),
+		cmocka_unit_test(test_corrupt),
+		cmocka_unit_test(test_bomb),
+		cmocka_unit_test(test_helper_hangs),
+		cmocka_unit_test(test_helper_crashes),
+		cmocka_unit_test(test_helper_missing),
+		cmocka_unit_test(test_helper_many),
+	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests_name("in process", tests, inproc,
+	    teardown) | cmocka_run_group_tests_name("helper process",
+	    helper_tests, helper, teardown);
 }
