@@ -141,6 +141,11 @@ static const struct setting settings[] = {
 	  90, 36500,
 	  "[policy] Days audit records and feed events are kept before the\n"
 	  "daily purge; never less than 90 (terms of service, IV.3)." },
+	{ "verdict_retention_days", CFG_UINT, "365",
+	  F(verdict_retention_days), 90, 36500,
+	  "[policy] Days each scan's verdict record is kept before the daily\n"
+	  "purge; an object's latest verdict is kept whatever its age.\n"
+	  "Never less than 90 (IV.3)." },
 	{ "webhook", CFG_STRS, NULL, F(webhooks), 0, 0,
 	  "[policy] \"URL [SECRET]\": POST every feed event there, one per\n"
 	  "request, in order, at least once (Idempotency-Key is the event\n"

@@ -1542,26 +1542,53 @@ submit_claimed(struct srv *srv, struct cycle *c)
 }
 
 /*
- * The daily purge of audit records and feed events past their retention
- * (never under 90 days: review_purge() enforces it).  Runs at start and
- * every PURGE_INTERVAL; a purge that fails is tried again next tick.
+ * The daily purge of audit records, feed events and verdicts past their
+ * retention (never under 90 days: review.c enforces it).  Runs at start
+ * and every PURGE_INTERVAL; a purge that fails is tried again next tick.
+ * Verdicts go in batches, each its own transaction, so scans waiting for
+ * the store are not held behind a year's worth of deletes.
  */
+#define PURGE_BATCH	5000
+
 static void
 audit_purge(struct srv *srv)
 {
-	int64_t		n;
+	int64_t		n, nv = 0;
+	double		now = wallclock();
 	enum vigil_err	rc;
 
 	store_lock(srv);
-	rc = review_purge(srv->rv, wallclock(), &n);
+	rc = review_purge(srv->rv, now, &n);
 	store_unlock(srv);
 	if (rc != VIGIL_OK)
 		return;
-	srv->last_purge = wallclock();
 	if (n > 0)
 		vg_log_info("audit: purged %lld records older than %llu days",
 		    (long long)n, (unsigned long long)
 		    srv->cfg->audit_retention_days);
+	do {
+		store_lock(srv);
+		rc = review_purge_verdicts(srv->rv, now, PURGE_BATCH, &n);
+		store_unlock(srv);
+		nv += n;
+	} while (rc == VIGIL_OK && n == PURGE_BATCH);
+	if (nv > 0) {
+		json_t *d = json_pack("{sI sI}", "deleted", (json_int_t)nv,
+		    "retention_days", (json_int_t)srv->cfg->
+		    verdict_retention_days);
+
+		vg_log_info("verdicts: purged %lld records older than %llu "
+		    "days", (long long)nv, (unsigned long long)
+		    srv->cfg->verdict_retention_days);
+		store_lock(srv);
+		if (d != NULL)
+			(void)review_audit(srv->rv, "policy", "purge",
+			    "verdicts", NULL, d, now);
+		store_unlock(srv);
+		json_decref(d);
+	}
+	if (rc == VIGIL_OK)
+		srv->last_purge = now;
 }
 
 /* Records the configuration the daemon runs with (start-up, loop). */
@@ -1570,11 +1597,13 @@ audit_start(struct srv *srv)
 {
 	json_t	*d;
 
-	d = json_pack("{ss ss sI sI sI ss sI}", "version", VIGIL_VERSION,
+	d = json_pack("{ss ss sI sI sI sI ss sI}", "version", VIGIL_VERSION,
 	    "rules", eng_ruleset_version(srv->rs), "flag_threshold",
 	    (json_int_t)srv->cfg->flag_threshold, "score_window_days",
 	    (json_int_t)srv->cfg->score_window_days, "audit_retention_days",
-	    (json_int_t)srv->cfg->audit_retention_days, "excerpt",
+	    (json_int_t)srv->cfg->audit_retention_days,
+	    "verdict_retention_days",
+	    (json_int_t)srv->cfg->verdict_retention_days, "excerpt",
 	    srv->cfg->excerpt_s, "webhooks", (json_int_t)srv->cfg->webhooks.n);
 	store_lock(srv);
 	(void)review_audit(srv->rv, "vigil", "config.load", "config", NULL,

@@ -49,7 +49,7 @@ enum {
 	Q_R_CREATE, Q_R_ATTACH, Q_R_BUMP, Q_R_GET, Q_R_CLAIM, Q_R_DECIDE,
 	Q_R_ESCALATE, Q_R_DISMISS, Q_R_NFIND, Q_FEED_ADD, Q_FEED_LIST,
 	Q_FEED_LAST, Q_FEED_ONE, Q_AUDIT_ADD, Q_AUDIT_Q, Q_PURGE_AUDIT,
-	Q_PURGE_FEED, Q_HOOK_GET, Q_HOOK_SET, Q_F_EXCERPT,
+	Q_PURGE_FEED, Q_PURGE_VERDICTS, Q_HOOK_GET, Q_HOOK_SET, Q_F_EXCERPT,
 	Q__COUNT
 };
 
@@ -112,6 +112,15 @@ static const char *const sql[Q__COUNT] = {
 	    "ORDER BY id LIMIT ?3",
 	[Q_PURGE_AUDIT] = "DELETE FROM audit WHERE at < ?1",
 	[Q_PURGE_FEED] = "DELETE FROM feed WHERE at < ?1",
+	/*
+	 * Old verdicts, a batch at a time, but never a bucket object's
+	 * latest: that is what GET /v1/verdicts answers for it.
+	 */
+	[Q_PURGE_VERDICTS] = "DELETE FROM verdicts WHERE id IN ("
+	    "SELECT v.id FROM verdicts v WHERE v.scanned < ?1 AND "
+	    "(v.bucket IS NULL OR v.key IS NULL OR EXISTS (SELECT 1 FROM "
+	    "verdicts w WHERE w.bucket = v.bucket AND w.key = v.key AND "
+	    "w.id > v.id)) LIMIT ?2)",
 	[Q_F_EXCERPT] = "SELECT excerpt FROM findings WHERE sha256 = ?1 AND "
 	    "rule = ?2 AND path = ?3 AND excerpt IS NOT NULL LIMIT 1",
 	[Q_HOOK_GET] = "SELECT delivered FROM webhooks WHERE url = ?1",
@@ -1460,29 +1469,44 @@ review_audit_query(struct review *rv, const char *subject, int64_t after,
 	return *out != NULL ? VIGIL_OK : VIGIL_E_NOMEM;
 }
 
+/* Days a record is kept: never less than 90, whatever the config (IV.3). */
+static double
+retention(uint64_t days)
+{
+	return days < 90 ? 90.0 : (double)days;
+}
+
+/* Runs a purge query for records older than days; *n gets how many went. */
+static enum vigil_err
+purge_older(struct review *rv, int query, double days, double now,
+    int64_t batch, int64_t *n)
+{
+	sqlite3_stmt	*s = q(rv, query);
+	enum vigil_err	 rc;
+
+	sqlite3_bind_double(s, 1, now - days * 86400.0);
+	if (batch > 0)
+		sqlite3_bind_int64(s, 2, batch);
+	if ((rc = run(rv, query)) == VIGIL_OK)
+		*n = sqlite3_changes(rv->db);
+	return rc;
+}
+
 enum vigil_err
 review_purge(struct review *rv, double now, int64_t *n)
 {
-	double		 days = (double)rv->cfg->audit_retention_days;
-	sqlite3_stmt	*s;
+	double		 days = retention(rv->cfg->audit_retention_days);
+	int64_t		 nfeed;
 	json_t		*d;
 	int		 own;
 	enum vigil_err	 rc;
 
-	/* Never less than 90 days, whatever the config says (IV.3). */
-	if (days < 90)
-		days = 90;
 	*n = 0;
 	if ((rc = tx_begin(rv, &own)) != VIGIL_OK)
 		return rc;
-	s = q(rv, Q_PURGE_AUDIT);
-	sqlite3_bind_double(s, 1, now - days * 86400.0);
-	if ((rc = run(rv, Q_PURGE_AUDIT)) == VIGIL_OK) {
-		*n = sqlite3_changes(rv->db);
-		s = q(rv, Q_PURGE_FEED);
-		sqlite3_bind_double(s, 1, now - days * 86400.0);
-		rc = run(rv, Q_PURGE_FEED);
-	}
+	if ((rc = purge_older(rv, Q_PURGE_AUDIT, days, now, 0, n)) ==
+	    VIGIL_OK)
+		rc = purge_older(rv, Q_PURGE_FEED, days, now, 0, &nfeed);
 	if (rc == VIGIL_OK) {
 		d = json_pack("{sI sI}", "deleted", (json_int_t)*n,
 		    "retention_days", (json_int_t)days);
@@ -1490,6 +1514,21 @@ review_purge(struct review *rv, double now, int64_t *n)
 		    NULL, d, now) : VIGIL_E_NOMEM;
 		json_decref(d);
 	}
+	return tx_end(rv, own, rc);
+}
+
+enum vigil_err
+review_purge_verdicts(struct review *rv, double now, int64_t batch,
+    int64_t *n)
+{
+	int		own;
+	enum vigil_err	rc;
+
+	*n = 0;
+	if ((rc = tx_begin(rv, &own)) != VIGIL_OK)
+		return rc;
+	rc = purge_older(rv, Q_PURGE_VERDICTS,
+	    retention(rv->cfg->verdict_retention_days), now, batch, n);
 	return tx_end(rv, own, rc);
 }
 

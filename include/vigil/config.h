@@ -111,6 +111,7 @@ struct vg_config {
 	char		*excerpt_s;
 	int		 excerpt;	/* enum vg_excerpt */
 	uint64_t	 audit_retention_days;
+	uint64_t	 verdict_retention_days;
 	struct vg_strs	 webhooks;	/* "URL [SECRET]" */
 	struct vg_strs	 quarantine_s;	/* "SELECTOR ACTION[,ACTION]" */
 	struct vg_quarantine *quarantine;

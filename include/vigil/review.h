@@ -122,6 +122,12 @@ enum vigil_err	review_audit_query(struct review *, const char *subject,
 		    int64_t after, size_t limit, json_t **out);
 /* Deletes audit records and feed events older than the retention. */
 enum vigil_err	review_purge(struct review *, double now, int64_t *n);
+/*
+ * Deletes up to batch verdict records older than verdict_retention_days,
+ * keeping each bucket object's latest; *n gets how many went.
+ */
+enum vigil_err	review_purge_verdicts(struct review *, double now,
+		    int64_t batch, int64_t *n);
 
 /* Webhook delivery positions ------------------------------------------ */
 

@@ -601,18 +601,22 @@ def t_webhook(rules, conf_base):
         d.stop(signal.SIGKILL)
 
 
-@case("audit purge keeps 90 days; retention under 90 is refused")
+@case("audit and verdict purges keep 90 days, and each object's latest "
+      "verdict; retention under 90 is refused")
 def t_purge(rules, conf_base):
     conf = os.path.join(ts.WORK, "purge-bad.conf")
-    with open(conf, "w") as f:
-        f.write(conf_base + "audit_retention_days = 30\n")
-    r = subprocess.run([ts.VIGIL, "serve", "--check-config", "--config",
-                        conf, "--rules", rules], capture_output=True)
-    check(r.returncode != 0 and b"audit_retention_days" in r.stderr,
-          "30 days accepted: %s" % r.stderr)
+    for key, days in (("audit_retention_days", 30),
+                      ("verdict_retention_days", 89)):
+        with open(conf, "w") as f:
+            f.write(conf_base + "%s = %d\n" % (key, days))
+        r = subprocess.run([ts.VIGIL, "serve", "--check-config", "--config",
+                            conf, "--rules", rules], capture_output=True)
+        check(r.returncode != 0 and key.encode() in r.stderr,
+              "%s = %d accepted: %s" % (key, days, r.stderr))
     conf = os.path.join(ts.WORK, "purge.conf")
     with open(conf, "w") as f:
-        f.write(conf_base + "audit_retention_days = 90\n")
+        f.write(conf_base + "audit_retention_days = 90\n"
+                "verdict_retention_days = 90\n")
     state = os.path.join(ts.WORK, "state-purge")
     d = Daemon("purge", state, rules, conf)
     d.stop()
@@ -623,6 +627,17 @@ def t_purge(rules, conf_base):
         db.execute("INSERT INTO audit (at, actor, action, subject) "
                    "VALUES (?, 'test', 'probe', ?)",
                    (now - age * 86400, subj))
+    # Verdicts: (bucket, key, name, age in days).  b/latest's only record
+    # is old but is its latest; b/redone's old one was superseded.
+    verdicts = [("b", "latest", None, 200), ("b", "redone", None, 150),
+                ("b", "redone", None, 2), (None, None, "body-old", 120),
+                (None, None, "body-young", 80), ("b", "young", None, 10)]
+    for bucket, key, name, age in verdicts:
+        db.execute("INSERT INTO verdicts (bucket, key, name, size, sha256, "
+                   "ruleset, verdict, result, received, scanned) VALUES "
+                   "(?, ?, ?, 1, 'x', 'r', 'clean', '{}', ?, ?)",
+                   (bucket, key, name, now - age * 86400,
+                    now - age * 86400))
     db.commit()
     db.close()
     d = Daemon("purge2", state, rules, conf)     # purges at start
@@ -641,8 +656,21 @@ def t_purge(rules, conf_base):
         st, j = jhttp(d, "GET", "/v1/audit?subject=config", token=ADMIN)
         check(any(r["action"] == "config.load" for r in j["records"]),
               "config load not audited")
+        check(wait_for(lambda: any(
+            r["action"] == "purge" and r["detail"]["deleted"] == 2
+            for r in jhttp(d, "GET", "/v1/audit?subject=verdicts",
+                           token=ADMIN)[1]["records"]), 10),
+              "verdict purge not audited")
     finally:
         d.stop(signal.SIGKILL)
+    db = sqlite3.connect(os.path.join(state, "vigil.db"))
+    left = sorted((b or "", k or "", n or "", round((now - s) / 86400))
+                  for b, k, n, s in db.execute(
+                      "SELECT bucket, key, name, scanned FROM verdicts"))
+    db.close()
+    check(left == [("", "", "body-young", 80), ("b", "latest", "", 200),
+                   ("b", "redone", "", 2), ("b", "young", "", 10)],
+          "verdicts left: %r" % left)
 
 
 @case("quarantine: actions, undo on dismissal, pending ones after a restart")
