@@ -75,6 +75,22 @@ static char	*helper_path;
 static unsigned	 helper_gen;	/* changes with helper_path */
 static pthread_mutex_t helper_mtx = PTHREAD_MUTEX_INITIALIZER;
 
+static struct eng_pdf_stats stats;	/* updated atomically */
+
+static void
+count(uint64_t *c)
+{
+	__atomic_add_fetch(c, 1, __ATOMIC_RELAXED);
+}
+
+void
+eng_pdf_helper_stats(struct eng_pdf_stats *out)
+{
+	out->started = __atomic_load_n(&stats.started, __ATOMIC_RELAXED);
+	out->crashed = __atomic_load_n(&stats.crashed, __ATOMIC_RELAXED);
+	out->killed = __atomic_load_n(&stats.killed, __ATOMIC_RELAXED);
+}
+
 void
 eng_set_pdf_helper(const char *path)
 {
@@ -192,8 +208,10 @@ helper_start(struct pdf_helper *h, struct job *job)
 		    job->path[0], path != NULL ? path : "", strerror(r));
 		close(sv[0]);
 		h->pid = 0;
-	} else
+	} else {
 		h->sock = sv[0];
+		count(&stats.started);
+	}
 	vg_free(path);
 	return r;
 }
@@ -335,6 +353,7 @@ pdfproc_text(struct pdf_helper **hp, struct job *job, unsigned depth,
 				err = tl_feed(tl, buf, k);
 			/* A limit stopped the job: what is left is not read. */
 			if (err != VIGIL_OK || job->stop) {
+				count(&stats.killed);
 				helper_end(h, 1, NULL);
 				goto out;
 			}
@@ -361,12 +380,14 @@ pdfproc_text(struct pdf_helper **hp, struct job *job, unsigned depth,
 	goto out;
 gone:
 	if (r == -1) {
+		count(&stats.killed);
 		helper_end(h, 1, NULL);
 		if (!job->stop) {
 			scan_problem(job, depth, VIGIL_R_LIMIT_TIME, NULL);
 			job->stop = 1;
 		}
 	} else {
+		count(&stats.crashed);
 		helper_end(h, 1, &st);
 		describe_end(st, msg, sizeof(msg));
 		vg_log_warnx("%s: %s", job->path[0], msg);

@@ -3048,6 +3048,23 @@ handle_readyz(struct srv *srv, struct evhttp_request *req)
 	    "rules", rules, "store", store));
 }
 
+/* The PDF helpers (engine/pdfproc.c): a rising crash count is poppler's. */
+static enum vigil_err
+pdf_metrics(struct vg_buf *b)
+{
+	struct eng_pdf_stats	s;
+
+	eng_pdf_helper_stats(&s);
+	return vg_buf_addf(b, "# HELP vigil_pdf_helpers_total PDF text "
+	    "helper processes started, and documents one crashed on or was "
+	    "killed at a limit.\n# TYPE vigil_pdf_helpers_total counter\n"
+	    "vigil_pdf_helpers_total{event=\"started\"} %llu\n"
+	    "vigil_pdf_helpers_total{event=\"crashed\"} %llu\n"
+	    "vigil_pdf_helpers_total{event=\"killed\"} %llu\n",
+	    (unsigned long long)s.started, (unsigned long long)s.crashed,
+	    (unsigned long long)s.killed);
+}
+
 static void
 handle_metrics(struct srv *srv, struct evhttp_request *req)
 {
@@ -3125,6 +3142,7 @@ handle_metrics(struct srv *srv, struct evhttp_request *req)
 	    "vigil_scan_duration_seconds_count %llu\n",
 	    (unsigned long long)cum, srv->m.latency_sum,
 	    (unsigned long long)srv->m.latency_count) != VIGIL_OK ||
+	    pdf_metrics(&b) != VIGIL_OK ||
 	    vg_buf_addf(&b, "# HELP vigil_bucket_scans_running Bucket scan "
 	    "jobs running.\n# TYPE vigil_bucket_scans_running gauge\n"
 	    "vigil_bucket_scans_running %zu\n"

@@ -88,6 +88,13 @@ void		eng_ruleset_pattern_stats(const struct eng_ruleset *,
  * NULL, the default, runs poppler in the scanning thread.
  */
 void		eng_set_pdf_helper(const char *path);
+/* Helpers started, and documents they died or were killed on, so far. */
+struct eng_pdf_stats {
+	uint64_t	started;
+	uint64_t	crashed;	/* died mid-document */
+	uint64_t	killed;		/* at the deadline, or a limit */
+};
+void		eng_pdf_helper_stats(struct eng_pdf_stats *);
 /* The "pdf-text" helper's main: serves one scanner on its stdin. */
 int		eng_pdf_helper_main(void);
 

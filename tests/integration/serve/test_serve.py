@@ -708,6 +708,11 @@ def t_scan_pdf(d):
     kids = pdf_helpers(d.proc.pid)
     # One per scanning thread at most, not one per document.
     check(1 <= len(kids) <= 2, "helpers %r" % kids)
+    st, _, b = http(d, "GET", "/metrics", token=TOKENS["moderator"])
+    m = dict(l.rsplit(" ", 1) for l in b.decode().splitlines()
+             if l.startswith("vigil_pdf_helpers_total"))
+    check(1 <= int(m['vigil_pdf_helpers_total{event="started"}']) <= 2 and
+          m['vigil_pdf_helpers_total{event="crashed"}'] == "0", m)
 
 
 @case("reload under load: scans in flight during good and broken reloads "

@@ -280,9 +280,11 @@ test_helper_hangs(void **state)
 	uint8_t			*pdf;
 	size_t			 len;
 	char			*path = fake_helper("exec sleep 60");
+	struct eng_pdf_stats	 s0, s1;
 	double			 t0;
 
 	(void)state;
+	eng_pdf_helper_stats(&s0);
 	pdf = make_pdf("vigil needle casino royale", "x", 1, &len);
 	eng_set_pdf_helper(path);
 	vigil_limits_default(&lim);
@@ -293,6 +295,9 @@ test_helper_hangs(void **state)
 	assert_int_equal(r->verdict, VIGIL_UNSCANNABLE);
 	assert_int_equal(r->nproblems, 1);
 	assert_int_equal(r->problems[0].reason, VIGIL_R_LIMIT_TIME);
+	eng_pdf_helper_stats(&s1);
+	assert_int_equal(s1.killed, s0.killed + 1);
+	assert_int_equal(s1.crashed, s0.crashed);
 	eng_result_free(r);
 	unlink(path);
 	free(pdf);
@@ -310,8 +315,10 @@ test_helper_crashes(void **state)
 	uint8_t			*pdf;
 	size_t			 len;
 	char			*path = fake_helper("kill -SEGV $$");
+	struct eng_pdf_stats	 s0, s1;
 
 	(void)state;
+	eng_pdf_helper_stats(&s0);
 	pdf = make_pdf("vigil needle casino royale", "FLATESECRET", 11, &len);
 	eng_set_pdf_helper(path);
 	r = scan("c.pdf", pdf, len, 1);
@@ -321,6 +328,9 @@ test_helper_crashes(void **state)
 	assert_int_equal(r->nproblems, 1);
 	assert_int_equal(r->problems[0].reason, VIGIL_R_CORRUPT);
 	assert_non_null(strstr(r->problems[0].detail, "signal 11"));
+	eng_pdf_helper_stats(&s1);
+	assert_int_equal(s1.crashed, s0.crashed + 1);
+	assert_int_equal(s1.started, s0.started + 1);
 	eng_result_free(r);
 	unlink(path);
 
