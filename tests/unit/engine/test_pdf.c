@@ -32,7 +32,10 @@ static const char rules[] =
     "rule needle_ascii { meta: clause = \"IV.9(7)\" severity = \"high\"\n"
     "  strings: $a = \"vigil needle casino royale\" condition: $a }\n"
     "rule secret { meta: clause = \"IV.9(7)\" severity = \"high\"\n"
-    "  strings: $a = \"FLATESECRET\" condition: $a }\n";
+    "  strings: $a = \"FLATESECRET\" condition: $a }\n"
+    "rule needle_cjk { meta: clause = \"IV.9(7)\" severity = \"high\"\n"
+    "  strings: $a = \"\xe6\xb6\x89\xe8\xb5\x8c\xe7\xbd\x91\xe7\xab\x99\" "
+    "condition: $a }\n";
 
 static struct eng_ruleset *rs;
 static struct eng_scanner *sc;
@@ -146,6 +149,53 @@ put_flate(uint8_t **b, size_t *len, const char *extra, const void *data,
 	free(z);
 }
 
+/* A PDF of n object bodies (objects 1..n, the catalog first), xref exact. */
+static uint8_t *
+pdf_of(uint8_t **body, const size_t *blen, int n, size_t *outlen)
+{
+	uint8_t	*b = NULL;
+	size_t	 len = 0, off[16], xref;
+	char	 line[256];
+
+	assert_true(n < 16);
+	putz(&b, &len, "%PDF-1.4\n%\xe2\xe3\xcf\xd3\n");
+	for (int i = 1; i <= n; i++) {
+		off[i] = len;
+		snprintf(line, sizeof(line), "%d 0 obj\n", i);
+		putz(&b, &len, line);
+		put(&b, &len, body[i - 1], blen[i - 1]);
+		putz(&b, &len, "\nendobj\n");
+		free(body[i - 1]);
+	}
+	xref = len;
+	snprintf(line, sizeof(line), "xref\n0 %d\n0000000000 65535 f \n",
+	    n + 1);
+	putz(&b, &len, line);
+	for (int i = 1; i <= n; i++) {
+		snprintf(line, sizeof(line), "%010zu 00000 n \n", off[i]);
+		putz(&b, &len, line);
+	}
+	snprintf(line, sizeof(line), "trailer\n<< /Size %d /Root 1 0 R >>\n"
+	    "startxref\n%zu\n%%%%EOF\n", n + 1, xref);
+	putz(&b, &len, line);
+	*outlen = len;
+	return b;
+}
+
+/* An object body from a string. */
+static void
+obj(uint8_t **body, size_t *blen, const char *s)
+{
+	*body = NULL;
+	*blen = 0;
+	putz(body, blen, s);
+}
+
+static const char pages[] = "<< /Type /Pages /Kids [3 0 R] /Count 1 >>";
+static const char page[] = "<< /Type /Page /Parent 2 0 R "
+    "/MediaBox [0 0 612 792] /Contents 4 0 R "
+    "/Resources << /Font << /F1 5 0 R >> >> >>";
+
 /*
  * One page showing text (in a deflated content stream), and a deflated
  * embedded file holding payload (n bytes).
@@ -153,55 +203,78 @@ put_flate(uint8_t **b, size_t *len, const char *extra, const void *data,
 static uint8_t *
 make_pdf(const char *text, const void *payload, size_t n, size_t *outlen)
 {
-	uint8_t	*b = NULL;
-	size_t	 len = 0, off[7], xref;
+	uint8_t	*body[6];
+	size_t	 blen[6];
 	char	 line[256];
 
-	putz(&b, &len, "%PDF-1.4\n%\xe2\xe3\xcf\xd3\n");
-	for (int i = 1; i <= 6; i++) {
-		off[i] = len;
-		snprintf(line, sizeof(line), "%d 0 obj\n", i);
-		putz(&b, &len, line);
-		switch (i) {
-		case 1:
-			putz(&b, &len, "<< /Type /Catalog /Pages 2 0 R >>");
-			break;
-		case 2:
-			putz(&b, &len, "<< /Type /Pages /Kids [3 0 R] "
-			    "/Count 1 >>");
-			break;
-		case 3:
-			putz(&b, &len, "<< /Type /Page /Parent 2 0 R "
-			    "/MediaBox [0 0 612 792] /Contents 4 0 R "
-			    "/Resources << /Font << /F1 5 0 R >> >> >>");
-			break;
-		case 4:
-			snprintf(line, sizeof(line),
-			    "BT /F1 12 Tf 72 712 Td (%s) Tj ET", text);
-			put_flate(&b, &len, "", line, strlen(line));
-			break;
-		case 5:
-			putz(&b, &len, "<< /Type /Font /Subtype /Type1 "
-			    "/BaseFont /Helvetica >>");
-			break;
-		case 6:
-			put_flate(&b, &len, " /Type /EmbeddedFile", payload,
-			    n);
-			break;
-		}
-		putz(&b, &len, "\nendobj\n");
-	}
-	xref = len;
-	putz(&b, &len, "xref\n0 7\n0000000000 65535 f \n");
-	for (int i = 1; i <= 6; i++) {
-		snprintf(line, sizeof(line), "%010zu 00000 n \n", off[i]);
-		putz(&b, &len, line);
-	}
-	snprintf(line, sizeof(line), "trailer\n<< /Size 7 /Root 1 0 R >>\n"
-	    "startxref\n%zu\n%%%%EOF\n", xref);
-	putz(&b, &len, line);
-	*outlen = len;
-	return b;
+	obj(&body[0], &blen[0], "<< /Type /Catalog /Pages 2 0 R >>");
+	obj(&body[1], &blen[1], pages);
+	obj(&body[2], &blen[2], page);
+	snprintf(line, sizeof(line), "BT /F1 12 Tf 72 712 Td (%s) Tj ET",
+	    text);
+	obj(&body[3], &blen[3], "");
+	put_flate(&body[3], &blen[3], "", line, strlen(line));
+	obj(&body[4], &blen[4], "<< /Type /Font /Subtype /Type1 "
+	    "/BaseFont /Helvetica >>");
+	obj(&body[5], &blen[5], "");
+	put_flate(&body[5], &blen[5], " /Type /EmbeddedFile", payload, n);
+	return pdf_of(body, blen, 6, outlen);
+}
+
+/*
+ * Chinese as many Chinese PDFs carry it: a font that is not embedded,
+ * Adobe-GB1 glyphs and the predefined UniGB-UCS2-H CMap, no ToUnicode.
+ * Only poppler-data's CMaps turn the codes into text.
+ */
+static uint8_t *
+make_cjk_pdf(const char *hexcodes, size_t *outlen)
+{
+	uint8_t	*body[7];
+	size_t	 blen[7];
+	char	 line[256];
+
+	obj(&body[0], &blen[0], "<< /Type /Catalog /Pages 2 0 R >>");
+	obj(&body[1], &blen[1], pages);
+	obj(&body[2], &blen[2], page);
+	snprintf(line, sizeof(line), "BT /F1 12 Tf 72 712 Td <%s> Tj ET",
+	    hexcodes);
+	obj(&body[3], &blen[3], "");
+	put_flate(&body[3], &blen[3], "", line, strlen(line));
+	obj(&body[4], &blen[4], "<< /Type /Font /Subtype /Type0 "
+	    "/BaseFont /STSong-Light /Encoding /UniGB-UCS2-H "
+	    "/DescendantFonts [6 0 R] >>");
+	obj(&body[5], &blen[5], "<< /Type /Font /Subtype /CIDFontType0 "
+	    "/BaseFont /STSong-Light /CIDSystemInfo << /Registry (Adobe) "
+	    "/Ordering (GB1) /Supplement 4 >> /FontDescriptor 7 0 R >>");
+	obj(&body[6], &blen[6], "<< /Type /FontDescriptor /FontName "
+	    "/STSong-Light /Flags 6 /FontBBox [0 -200 1000 900] "
+	    "/ItalicAngle 0 /Ascent 880 /Descent -120 /CapHeight 880 "
+	    "/StemV 93 >>");
+	return pdf_of(body, blen, 7, outlen);
+}
+
+/* The predefined CJK CMap: the phrase in #text, the near miss clean. */
+static void
+test_cjk_cmap(void **state)
+{
+	struct eng_result	*r;
+	uint8_t			*pdf;
+	size_t			 len;
+
+	(void)state;
+	/* U+6D89 U+8D4C U+7F51 U+7AD9: the rule's phrase, then a space. */
+	pdf = make_cjk_pdf("6D898D4C7F517AD90020", &len);
+	r = scan("cjk.pdf", pdf, len, 1);
+	assert_true(hit(r, "needle_cjk", "cjk.pdf/#text"));
+	assert_int_equal(r->nproblems, 0);
+	eng_result_free(r);
+	free(pdf);
+	/* The phrase with its last character changed (U+7AD6). */
+	pdf = make_cjk_pdf("6D898D4C7F517AD60020", &len);
+	r = scan("cjk.pdf", pdf, len, 1);
+	assert_int_equal(r->verdict, VIGIL_CLEAN);
+	eng_result_free(r);
+	free(pdf);
 }
 
 /* Page text in #text, the content stream and embedded file inflated. */
@@ -385,11 +458,13 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_text_and_streams),
+		cmocka_unit_test(test_cjk_cmap),
 		cmocka_unit_test(test_corrupt),
 		cmocka_unit_test(test_bomb),
 	};
 	const struct CMUnitTest helper_tests[] = {
 		cmocka_unit_test(test_text_and_streams),
+		cmocka_unit_test(test_cjk_cmap),
 		cmocka_unit_test(test_corrupt),
 		cmocka_unit_test(test_bomb),
 		cmocka_unit_test(test_helper_hangs),
