@@ -10,6 +10,7 @@
  * or do not exist check the supervision: a problem each, nothing more.
  */
 #define _GNU_SOURCE	/* memfd_create */
+#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -434,6 +435,85 @@ test_helper_missing(void **state)
 	eng_set_pdf_helper(VIGIL_BIN);
 }
 
+/* The value of field in /proc/PID/status, or -1. */
+static long
+proc_status(pid_t pid, const char *field)
+{
+	char	 path[64], line[256];
+	size_t	 n = strlen(field);
+	long	 v = -1;
+	FILE	*f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, field, n) == 0 && line[n] == ':')
+			v = strtol(line + n + 1, NULL, 10);
+	fclose(f);
+	return v;
+}
+
+/* This process's `vigil pdf-text` child, or -1. */
+static pid_t
+helper_child(void)
+{
+	DIR		*d = opendir("/proc");
+	struct dirent	*e;
+	pid_t		 found = -1;
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL && found == -1) {
+		char	path[300], argv[64];
+		FILE	*f;
+		size_t	n;
+
+		if (e->d_name[0] < '0' || e->d_name[0] > '9' ||
+		    proc_status(atoi(e->d_name), "PPid") != getpid())
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		n = fread(argv, 1, sizeof(argv) - 1, f);
+		fclose(f);
+		argv[n] = '\0';
+		/* argv[0] "vigil", then argv[1]. */
+		if (strlen(argv) + 1 < n && strcmp(argv + strlen(argv) + 1,
+		    "pdf-text") == 0)
+			found = atoi(e->d_name);
+	}
+	closedir(d);
+	return found;
+}
+
+/*
+ * The helper that served a document is still there for the next, under
+ * its seccomp filter (mode 2) with no new privileges; sanitizer builds
+ * run it unfiltered.
+ */
+static void
+test_helper_sandboxed(void **state)
+{
+	struct eng_result	*r;
+	uint8_t			*pdf;
+	size_t			 len;
+	pid_t			 pid;
+
+	(void)state;
+	pdf = make_pdf("vigil needle casino royale", "x", 1, &len);
+	r = scan("s.pdf", pdf, len, 1);
+	assert_true(hit(r, "needle_ascii", "s.pdf/#text"));
+	eng_result_free(r);
+	free(pdf);
+	assert_true((pid = helper_child()) > 0);
+#if defined(__SANITIZE_ADDRESS__)
+	assert_int_equal(proc_status(pid, "Seccomp"), 0);
+#else
+	assert_int_equal(proc_status(pid, "Seccomp"), 2);
+	assert_int_equal(proc_status(pid, "NoNewPrivs"), 1);
+#endif
+}
+
 /* One helper serves many documents, and its replacement the rest. */
 static void
 test_helper_many(void **state)
@@ -471,6 +551,7 @@ main(void)
 		cmocka_unit_test(test_helper_crashes),
 		cmocka_unit_test(test_helper_missing),
 		cmocka_unit_test(test_helper_many),
+		cmocka_unit_test(test_helper_sandboxed),
 	};
 
 	return cmocka_run_group_tests_name("in process", tests, inproc,
