@@ -28,6 +28,7 @@ import os
 import random
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -92,9 +93,11 @@ class Proxy:
     mode "status": answer the first `times` requests with 503 SlowDown,
       then relay.
     mode "stall": read the request and never answer.
+    tls: an ssl.SSLContext to serve HTTPS with (the upstream stays HTTP).
     """
 
-    def __init__(self, upstream, mode="pass", cut=0, times=None):
+    def __init__(self, upstream, mode="pass", cut=0, times=None, tls=None):
+        self.tls = tls
         self.upstream = upstream
         self.mode = mode
         self.cut = cut
@@ -114,7 +117,8 @@ class Proxy:
 
     @property
     def endpoint(self):
-        return "http://127.0.0.1:%d" % self.port
+        return "%s://127.0.0.1:%d" % ("https" if self.tls else "http",
+                                      self.port)
 
     def __enter__(self):
         return self
@@ -160,6 +164,12 @@ class Proxy:
 
     def _conn(self, c, n):
         try:
+            if self.tls is not None:
+                # A client that refuses the certificate ends it here.
+                try:
+                    c = self.tls.wrap_socket(c, server_side=True)
+                except (ssl.SSLError, OSError):
+                    return
             if self.mode == "stall":
                 self._read_head(c)
                 self.done.wait(60)
@@ -622,6 +632,66 @@ class Suite:
         assert "Connection refused" in r.err and "(2 attempts)" in r.err, \
             r.err
 
+    def make_certs(self):
+        """A CA, and two server certificates it signs: one for
+        127.0.0.1 and one for another name."""
+        d = os.path.join(self.work, "tls")
+        if os.path.exists(os.path.join(d, "wrong.pem")):
+            return d
+        os.makedirs(d, exist_ok=True)
+
+        def ossl(*a):
+            subprocess.run(["openssl"] + list(a), cwd=d, check=True,
+                           stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+        ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+             "-subj", "/CN=vigil test CA", "-keyout", "ca.key",
+             "-out", "ca.pem")
+        for name, san in (("good", "IP:127.0.0.1"),
+                          ("wrong", "DNS:wrong.invalid")):
+            ossl("req", "-newkey", "rsa:2048", "-nodes", "-subj",
+                 "/CN=" + name, "-keyout", name + ".key", "-out",
+                 name + ".csr")
+            with open(os.path.join(d, name + ".ext"), "w") as f:
+                f.write("subjectAltName=%s\n" % san)
+            ossl("x509", "-req", "-in", name + ".csr", "-CA", "ca.pem",
+                 "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
+                 "-extfile", name + ".ext", "-out", name + ".pem")
+        return d
+
+    def c_tls(self):
+        d = self.make_certs()
+        ca = os.path.join(d, "ca.pem")
+
+        def ctx(name):
+            c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            c.load_cert_chain(os.path.join(d, name + ".pem"),
+                              os.path.join(d, name + ".key"))
+            return c
+        with Proxy(self.cur.port, tls=ctx("good")) as p:
+            # The system's CAs do not know ours: refused, not retried.
+            r = self.s3tool("head", BUCKET, "big.bin", endpoint=p.endpoint,
+                            opts=("--retries", "2"))
+            assert r.returncode != 0 and "certificate" in r.err.lower(), \
+                "exit %d: %s" % (r.returncode, r.err)
+            assert "attempts" not in r.err and p.conns == 1, \
+                "retried: %d connections: %s" % (p.conns, r.err)
+            r = self.ok("head", BUCKET, "big.bin", endpoint=p.endpoint,
+                        opts=("--ca-file", ca))
+            assert r.stdout.startswith(b"size=%d " % BIG_SIZE), r.stdout
+            r = self.ok("get", BUCKET, "big.bin", endpoint=p.endpoint,
+                        opts=("--insecure",))
+            assert r.stdout == self.big, "%d bytes" % len(r.stdout)
+        # Our CA, but a certificate for another name.
+        with Proxy(self.cur.port, tls=ctx("wrong")) as p:
+            r = self.s3tool("head", BUCKET, "big.bin", endpoint=p.endpoint,
+                            opts=("--ca-file", ca, "--retries", "0"))
+            assert r.returncode != 0 and ("certificate" in r.err.lower() or
+                                          "subject" in r.err.lower()), \
+                "exit %d: %s" % (r.returncode, r.err)
+            r = self.ok("head", BUCKET, "big.bin", endpoint=p.endpoint,
+                        opts=("--insecure",))
+
     def c_abort(self):
         r = self.s3tool("get", "--abort-after", "100000", BUCKET, "big.bin")
         assert r.returncode == 2 and "aborted by the caller" in r.err, r.err
@@ -651,6 +721,7 @@ class Suite:
         ("stalled server: stall timeout, retries", c_stall),
         ("connection refused: retries", c_refused),
         ("callback aborts", c_abort),
+        ("TLS: verified against ca_file, name checked, insecure", c_tls),
     ]
 
     def run_server(self, kind):
