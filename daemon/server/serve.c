@@ -147,6 +147,8 @@ struct brun {
 	int64_t			 outstanding;	/* items listed, not done */
 	int			 maybe;		/* pending items may exist */
 	double			 tok_obj, tok_bytes, refilled;
+	/* Listed sizes of the items claimed: how many bytes a claim is. */
+	uint64_t		 claimed_bytes, claimed_objs;
 };
 
 /* A quarantine action (or its undo) for the quarantine thread. */
@@ -1496,6 +1498,23 @@ plan_bucket(struct srv *srv, struct cycle *c)
 				c->bclaim = (size_t)b->tok_obj;
 			b->tok_obj -= (double)c->bclaim;
 		}
+		if (b->j.max_bytes_per_s > 0) {
+			/*
+			 * As many items as the byte tokens pay for, at the
+			 * average size claimed so far (one to start with):
+			 * a claim of 32 large objects is not a burst of
+			 * gigabytes.  Submission debits the listed sizes.
+			 */
+			size_t k = 1;
+
+			if (b->claimed_objs > 0)
+				k = (size_t)(b->tok_bytes / ((double)
+				    b->claimed_bytes / (double)b->claimed_objs));
+			if (k < 1)
+				k = 1;
+			if (c->bclaim > k)
+				c->bclaim = k;
+		}
 		c->bclaim_job = b->j.id;
 		srv->bj_next = (srv->bj_next + n + 1) % srv->nbj;
 		return;
@@ -1661,9 +1680,10 @@ bucket_job_answered(struct srv *srv, struct job *job)
 	if (job->res != NULL && !job->bcached)
 		srv->bucket_reads++;
 	srv->bcheck = 1;
-	if (b != NULL && b->j.max_bytes_per_s > 0)
-		b->tok_bytes -= (double)(job->res != NULL ? job->res->size :
-		    job->size);
+	/* An object that grew since it was listed pays the difference. */
+	if (b != NULL && b->j.max_bytes_per_s > 0 && !job->bcached &&
+	    job->res != NULL && job->res->size > job->item.size)
+		b->tok_bytes -= (double)(job->res->size - job->item.size);
 }
 
 static void
@@ -1829,8 +1849,16 @@ bucket_cycle_done(struct srv *srv, struct cycle *c, int ok)
 			if (cached_result(job, x->cached) == 0)
 				job->bcached = 1;
 		}
-		if (job_submit(srv, job) == VIGIL_OK)
+		if (job_submit(srv, job) == VIGIL_OK) {
+			/* Bytes about to be read count now, not once read. */
+			if (b != NULL && b->j.max_bytes_per_s > 0 &&
+			    !job->bcached) {
+				b->tok_bytes -= (double)job->item.size;
+				b->claimed_bytes += job->item.size;
+				b->claimed_objs++;
+			}
 			continue;
+		}
 release:
 		store_lock(srv);
 		(void)bscan_release(srv->bs, x->id);

@@ -307,6 +307,28 @@ def t_cancel_priority(rules, conf):
     check(st == 404, "no such job %s" % st)
 
 
+@case("max_bytes_per_s holds from the first claim: 2 MB at 1 MB/s takes "
+      "over 1.5 s")
+def t_bytes_rate(rules, conf):
+    d = STATE.get("d")
+    if d is None:
+        raise ts.Skip("needs the 20,000-object case")
+    size, n = 200000, 10
+    for i in range(n):
+        put_object(STATE["state"], "rated", "obj-%02d.bin" % i,
+                   bytes([65 + i]) * size)
+    t0 = time.time()
+    j = start(d, {"bucket": "rated", "mode": "full",
+                  "max_bytes_per_s": 1000000})
+    j = wait_done(d, j["id"], 120)
+    took = time.time() - t0
+    check(j["state"] == "done" and j["scanned"] == n and
+          j["bytes"] == n * size, "job %s" % j)
+    # One claim used to take the whole bucket at once: 0.1 s here.  At
+    # 1 MB/s with at most 0.2 s of tokens in hand, 2 MB needs >= 1.8 s.
+    check(took >= 1.5, "2 MB at 1 MB/s took %.2f s" % took)
+
+
 @case("vigil bucket-scan: progress lines and scan's exit codes")
 def t_cli(rules, conf):
     d = STATE.get("d")
@@ -417,7 +439,7 @@ def main():
                 "token = hook %s\ntoken = admin %s\n" % (HOOK, ADMIN))
     try:
         for fn in (t_kill_resume, t_incremental, t_new_rule,
-                   t_cancel_priority, t_cli, t_schedule):
+                   t_cancel_priority, t_bytes_rate, t_cli, t_schedule):
             run_case(fn, rules, conf)
     finally:
         if "d" in STATE:
