@@ -495,7 +495,9 @@ helper_limits(void)
 #endif
 	if ((fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC)) !=
 	    -1) {
-		(void)write(fd, "1000", 4);
+		/* Best effort: without it the OOM killer just chooses alone. */
+		if (write(fd, "1000", 4) == -1)
+			vg_log_debug("oom_score_adj: %s", strerror(errno));
 		close(fd);
 	}
 	/* Dies with the scanner's thread, whatever happens to it. */
@@ -517,6 +519,16 @@ static const char *const sandbox_allow[] = {
 	"set_robust_list", "rseq", "restart_syscall", "poll", "ppoll",
 };
 
+/* SCMP_A0() and friends leave datum_b out, which clang warns about. */
+static struct scmp_arg_cmp
+arg_cmp(unsigned arg, enum scmp_compare op, scmp_datum_t a, scmp_datum_t b)
+{
+	struct scmp_arg_cmp c = { .arg = arg, .op = op, .datum_a = a,
+	    .datum_b = b };
+
+	return c;
+}
+
 static int
 helper_sandbox(void)
 {
@@ -535,15 +547,15 @@ helper_sandbox(void)
 	}
 	/* Files open for reading only: fonts, CMaps, fontconfig's cache. */
 	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
-	    SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE | O_CREAT | O_TRUNC |
+	    arg_cmp(2, SCMP_CMP_MASKED_EQ, O_ACCMODE | O_CREAT | O_TRUNC |
 	    O_APPEND, O_RDONLY));
 	/* Writes go to the scanner (fd 0) or to stderr. */
 	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(write), 1,
-	    SCMP_A0(SCMP_CMP_EQ, 0));
+	    arg_cmp(0, SCMP_CMP_EQ, 0, 0));
 	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(write), 1,
-	    SCMP_A0(SCMP_CMP_EQ, 2));
+	    arg_cmp(0, SCMP_CMP_EQ, 2, 0));
 	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(writev), 1,
-	    SCMP_A0(SCMP_CMP_EQ, 2));
+	    arg_cmp(0, SCMP_CMP_EQ, 2, 0));
 	if (rc == 0)
 		rc = seccomp_load(ctx);
 	seccomp_release(ctx);
