@@ -17,16 +17,19 @@
  * scanner kills it (SIGKILL), reaps it and reports the problem: limit-time,
  * or corrupt with how the helper ended.  The next PDF starts a new one.
  *
- * The helper dumps no core (it would hold customer data), asks the kernel
- * to kill it first when memory runs out, and outside sanitizer builds may
- * map at most PDFPROC_MAX_AS and runs under a seccomp filter: if a PDF
- * takes poppler over, it can read files and talk to its scanner, which
- * only scans what it says, but cannot open a file for writing, connect
- * anywhere, start a process or trace one.  Refused calls fail with EPERM
- * rather than killing it, so a path poppler rarely takes degrades instead
- * of turning every such PDF corrupt.  (Sanitizer runtimes need calls the
- * filter refuses, so those builds go without.)  It is replaced after PDFPROC_MAX_DOCS
- * documents so poppler's caches do not grow with the daemon's uptime.
+ * The helper gets only the locale, path and sanitizer variables of the
+ * environment (the daemon's may hold S3 keys) and dumps no core (it would
+ * hold customer data).  It asks the kernel to kill it first when memory
+ * runs out, and outside sanitizer builds it may map at most
+ * PDFPROC_MAX_AS and runs under a seccomp filter: if a PDF takes poppler
+ * over, it can read files and talk to its scanner, which only scans what
+ * it says, but cannot open a file for writing, connect anywhere, start a
+ * process or trace one.  Refused calls fail with EPERM rather than
+ * killing it, so a path poppler rarely takes degrades instead of turning
+ * every such PDF corrupt.  (Sanitizer runtimes need calls the filter
+ * refuses, so those builds go without.)  A helper is replaced after
+ * PDFPROC_MAX_DOCS documents so poppler's caches do not grow with the
+ * daemon's uptime.
  *
  * eng_set_pdf_helper() names the program; the vigil program names itself
  * (or $VIGIL_PDF_HELPER, a wrapper that may sandbox it further).  With no
@@ -135,6 +138,34 @@ helper_current(const struct pdf_helper *h)
 
 /* Parent side --------------------------------------------------------- */
 
+/*
+ * The helper's environment: the daemon's may hold S3 keys and tokens, and
+ * the helper is where a hostile PDF runs.  Locale, paths and the
+ * sanitizers' options pass; nothing else does.
+ */
+static char **
+helper_env(void)
+{
+	static const char *const keep[] = { "PATH=", "HOME=", "LANG=",
+	    "LANGUAGE=", "LC_", "TZ=", "TMPDIR=", "XDG_", "FONTCONFIG_",
+	    "ASAN_OPTIONS=", "UBSAN_OPTIONS=", "LSAN_OPTIONS=" };
+	char	**env;
+	size_t	  n = 0, k = 0;
+
+	while (environ[n] != NULL)
+		n++;
+	if ((env = vg_calloc(n + 1, sizeof(*env))) == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < sizeof(keep) / sizeof(keep[0]); j++)
+			if (strncmp(environ[i], keep[j], strlen(keep[j])) ==
+			    0) {
+				env[k++] = environ[i];
+				break;
+			}
+	return env;
+}
+
 /* Kills and reaps the helper; *status gets how it ended. */
 static void
 helper_end(struct pdf_helper *h, int kill_it, int *status)
@@ -173,7 +204,7 @@ helper_start(struct pdf_helper *h, struct job *job)
 	posix_spawnattr_t		 at;
 	sigset_t			 none, dfl;
 	char				*argv[] = { "vigil", "pdf-text", NULL };
-	char				*path;
+	char				*path, **env;
 	int				 sv[2], r;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
@@ -205,8 +236,10 @@ helper_start(struct pdf_helper *h, struct job *job)
 	path = vg_strdup(helper_path);
 	h->gen = helper_gen;
 	pthread_mutex_unlock(&helper_mtx);
-	r = path != NULL ? posix_spawn(&h->pid, path, &fa, &at, argv,
-	    environ) : ENOMEM;
+	env = helper_env();
+	r = path != NULL && env != NULL ? posix_spawn(&h->pid, path, &fa, &at,
+	    argv, env) : ENOMEM;
+	vg_free(env);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
 	close(sv[1]);

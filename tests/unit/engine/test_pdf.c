@@ -486,10 +486,30 @@ helper_child(void)
 	return found;
 }
 
+/* Whether the process's environment holds a variable called name. */
+static int
+has_env(pid_t pid, const char *name)
+{
+	char	 path[64], buf[65536];
+	size_t	 n, k = strlen(name);
+	FILE	*f;
+
+	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
+	assert_non_null(f = fopen(path, "r"));
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	for (size_t i = 0; i < n; i += strlen(buf + i) + 1)
+		if (strncmp(buf + i, name, k) == 0 && buf[i + k] == '=')
+			return 1;
+	return 0;
+}
+
 /*
  * The helper that served a document is still there for the next, under
- * its seccomp filter (mode 2) with no new privileges; sanitizer builds
- * run it unfiltered.
+ * its seccomp filter (mode 2) with no new privileges (sanitizer builds
+ * run it unfiltered), and without the scanner's secrets in its
+ * environment.
  */
 static void
 test_helper_sandboxed(void **state)
@@ -500,12 +520,20 @@ test_helper_sandboxed(void **state)
 	pid_t			 pid;
 
 	(void)state;
+	/* A new helper, started with a secret in the environment. */
+	assert_int_equal(setenv("AWS_SECRET_ACCESS_KEY", "not-for-poppler",
+	    1), 0);
+	assert_int_equal(setenv("LC_ALL", "C.UTF-8", 1), 0);
+	eng_set_pdf_helper(VIGIL_BIN);
 	pdf = make_pdf("vigil needle casino royale", "x", 1, &len);
 	r = scan("s.pdf", pdf, len, 1);
 	assert_true(hit(r, "needle_ascii", "s.pdf/#text"));
 	eng_result_free(r);
 	free(pdf);
 	assert_true((pid = helper_child()) > 0);
+	assert_false(has_env(pid, "AWS_SECRET_ACCESS_KEY"));
+	assert_true(has_env(pid, "LC_ALL"));
+	unsetenv("AWS_SECRET_ACCESS_KEY");
 #if defined(__SANITIZE_ADDRESS__)
 	assert_int_equal(proc_status(pid, "Seccomp"), 0);
 #else
