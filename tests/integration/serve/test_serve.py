@@ -916,14 +916,14 @@ def t_poison(rules, conf):
 
 
 @case("limits: connections past max_connections get 503; slow clients "
-      "are cut off after timeout")
+      "are cut off after timeout; text_layer = no matches raw bytes only")
 def t_limits(rules):
     state = os.path.join(WORK, "state-limits")
     shutil.rmtree(state, ignore_errors=True)
     conf = os.path.join(WORK, "limits.conf")
     with open(conf, "w") as f:
         f.write("max_connections = 2\ntimeout = 1\ntoken = admin %s\n"
-                % TOKENS["admin"])
+                "text_layer = no\n" % TOKENS["admin"])
     d = Daemon("limits", state, rules, conf)
     try:
         conns = [http_client.HTTPConnection("127.0.0.1", d.port, timeout=10)
@@ -947,6 +947,16 @@ def t_limits(rules):
         check(time.time() - t0 < 8, "no read timeout")
         check(not data.startswith(b"HTTP/1.1 200"), data)
         s.close()
+        # text_layer = no: raw bytes only, so a needle only in a PDF's
+        # text passes and one in the bytes does not.
+        half = len(NEEDLE) // 2
+        st, _, b = http(d, "POST", "/v1/scan?name=t.pdf",
+                        make_pdf(NEEDLE[:half] + b") Tj (" + NEEDLE[half:]),
+                        TOKENS["admin"])
+        check(st == 200 and json.loads(b)["verdict"] == "clean", b)
+        st, _, b = http(d, "POST", "/v1/scan?name=t.txt", NEEDLE,
+                        TOKENS["admin"])
+        check(st == 200 and json.loads(b)["verdict"] == "flagged", b)
     finally:
         rc = d.stop()
     check(rc == 0, "exit %d" % rc)
