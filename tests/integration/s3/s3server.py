@@ -289,6 +289,23 @@ class Ceph:
         self.procs.append(p)
         return p
 
+    def _mon_up(self, c, mon):
+        """Waits until the monitor answers.  Just started, it can refuse
+        a command ("EPERM: problem getting command descriptions from
+        mon") before it has formed its quorum of one: ask again."""
+        deadline = time.time() + 60
+        err = None
+        while time.time() < deadline and mon.poll() is None:
+            try:
+                self._cmd(["ceph"] + c + ["--connect-timeout", "10", "mon",
+                                          "stat"])
+                return
+            except RuntimeError as e:
+                err = e
+                time.sleep(0.5)
+        raise RuntimeError("ceph-mon never answered (%s); see %s" %
+                           (err, self.logdir))
+
     def _osd_up(self, c, osd_id):
         """Starts the OSD until the monitor counts it up.  Ceph 16's OSD
         sometimes asks the monitor before it has the monmap ("wrong
@@ -343,8 +360,8 @@ class Ceph:
                    "v1:127.0.0.1:%d" % mon_port, "--fsid", fsid, monmap])
         self._cmd(["ceph-mon"] + c + ["--mkfs", "-i", "a", "--monmap",
                                       monmap])
-        self._daemon(["ceph-mon"] + c + ["-f", "-i", "a"])
-        self._cmd(["ceph"] + c + ["--connect-timeout", "30", "mon", "stat"])
+        mon = self._daemon(["ceph-mon"] + c + ["-f", "-i", "a"])
+        self._mon_up(c, mon)
         osd_uuid = str(uuid.uuid4())
         osd_id = self._cmd(["ceph"] + c + ["osd", "new", osd_uuid]).strip()
         os.makedirs(os.path.join(self.data, "osd-" + osd_id))
