@@ -38,7 +38,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -289,20 +288,11 @@ static int
 recv_full(struct pdf_helper *h, struct job *job, void *buf, size_t n)
 {
 	uint8_t		*p = buf;
-	struct pollfd	 pfd = { .fd = h->sock, .events = POLLIN };
-	double		 left;
 	ssize_t		 k;
-	int		 r;
 
 	while (n > 0) {
-		if ((left = job->deadline - vg_now()) <= 0)
+		if (!scan_wait_readable(job, h->sock))
 			return -1;
-		r = poll(&pfd, 1, left > 3600 ? 3600000 : (int)(left * 1000) +
-		    1);
-		if (r == -1 && errno != EINTR)
-			return 0;
-		if (r <= 0)
-			continue;
 		if ((k = recv(h->sock, p, n, 0)) == -1 && (errno == EINTR ||
 		    errno == EAGAIN))
 			continue;
@@ -405,10 +395,12 @@ pdfproc_text(struct pdf_helper **hp, struct job *job, unsigned depth,
 		size_t		mlen = f.len;
 
 		if (mlen < sizeof(status) || mlen > sizeof(status) +
-		    PDFPROC_MSG || recv_full(h, job, buf, mlen) != 1) {
+		    PDFPROC_MSG) {
 			r = 0;
 			goto gone;
 		}
+		if ((r = recv_full(h, job, buf, mlen)) != 1)
+			goto gone;
 		memcpy(&status, buf, sizeof(status));
 		mlen -= sizeof(status);
 		memcpy(msg, buf + sizeof(status), mlen);

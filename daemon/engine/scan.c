@@ -280,26 +280,30 @@ scan_account(struct job *job, size_t n)
 	return 1;
 }
 
+int
+scan_wait_readable(const struct job *job, int fd)
+{
+	struct pollfd	pfd = { .fd = fd, .events = POLLIN };
+	double		left;
+	int		r;
+
+	while ((left = job->deadline - vg_now()) > 0) {
+		r = poll(&pfd, 1, left > 3600 ? 3600000 : (int)(left * 1000) +
+		    1);
+		if (r > 0 || (r == -1 && errno != EINTR))
+			return 1;	/* an error: let read() report it */
+	}
+	return 0;
+}
+
 /* Waits for a pipe or socket to become readable until the job's deadline. */
 static int
 fd_wait(struct src *s)
 {
 	struct job	*job = s->job;
-	struct pollfd	 pfd = { .fd = s->fd, .events = POLLIN };
-	double		 left;
-	int		 r;
 
-	for (;;) {
-		left = job->deadline - vg_now();
-		if (left <= 0)
-			break;
-		r = poll(&pfd, 1, left > 3600 ? 3600000 : (int)(left * 1000) +
-		    1);
-		if (r > 0)
-			return 1;
-		if (r == -1 && errno != EINTR)
-			return 1;	/* let read() report it */
-	}
+	if (scan_wait_readable(job, s->fd))
+		return 1;
 	s->timed_out = 1;
 	if (!job->stop) {
 		scan_problem(job, job->depth, VIGIL_R_LIMIT_TIME, NULL);

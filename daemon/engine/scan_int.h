@@ -76,6 +76,11 @@ struct tl;
  */
 enum vigil_err	scan_text_end(struct job *, unsigned depth, struct tl *,
 		    const char *mime);
+/*
+ * Waits until fd is readable (or in error: the read will say) before the
+ * job's deadline: 1, or 0 once the deadline passed.
+ */
+int		scan_wait_readable(const struct job *, int fd);
 /* Count n more bytes against the limits; false once the job must stop. */
 int		scan_account(struct job *, size_t n);
 ssize_t		src_read_full(struct src *, void *, size_t);

@@ -1572,7 +1572,7 @@ submit_claimed(struct srv *srv, struct cycle *c)
 static void
 audit_purge(struct srv *srv)
 {
-	int64_t		n, nv = 0;
+	int64_t		n, nv = 0, after = 0;
 	double		now = wallclock();
 	enum vigil_err	rc;
 
@@ -1587,7 +1587,8 @@ audit_purge(struct srv *srv)
 		    srv->cfg->audit_retention_days);
 	do {
 		store_lock(srv);
-		rc = review_purge_verdicts(srv->rv, now, PURGE_BATCH, &n);
+		rc = review_purge_verdicts(srv->rv, now, PURGE_BATCH, &after,
+		    &n);
 		store_unlock(srv);
 		nv += n;
 	} while (rc == VIGIL_OK && n == PURGE_BATCH);

@@ -113,14 +113,16 @@ static const char *const sql[Q__COUNT] = {
 	[Q_PURGE_AUDIT] = "DELETE FROM audit WHERE at < ?1",
 	[Q_PURGE_FEED] = "DELETE FROM feed WHERE at < ?1",
 	/*
-	 * Old verdicts, a batch at a time, but never a bucket object's
-	 * latest: that is what GET /v1/verdicts answers for it.
+	 * Old verdicts, a batch at a time in id order from after ?3, but
+	 * never a bucket object's latest: that is what GET /v1/verdicts
+	 * answers for it.  The ids come back, so the next batch starts past
+	 * the old latest ones this one passed over.
 	 */
 	[Q_PURGE_VERDICTS] = "DELETE FROM verdicts WHERE id IN ("
-	    "SELECT v.id FROM verdicts v WHERE v.scanned < ?1 AND "
-	    "(v.bucket IS NULL OR v.key IS NULL OR EXISTS (SELECT 1 FROM "
+	    "SELECT v.id FROM verdicts v WHERE v.id > ?3 AND v.scanned < ?1 "
+	    "AND (v.bucket IS NULL OR v.key IS NULL OR EXISTS (SELECT 1 FROM "
 	    "verdicts w WHERE w.bucket = v.bucket AND w.key = v.key AND "
-	    "w.id > v.id)) LIMIT ?2)",
+	    "w.id > v.id)) ORDER BY v.id LIMIT ?2) RETURNING id",
 	[Q_F_EXCERPT] = "SELECT excerpt FROM findings WHERE sha256 = ?1 AND "
 	    "rule = ?2 AND path = ?3 AND excerpt IS NOT NULL LIMIT 1",
 	[Q_HOOK_GET] = "SELECT delivered FROM webhooks WHERE url = ?1",
@@ -1479,14 +1481,12 @@ retention(uint64_t days)
 /* Runs a purge query for records older than days; *n gets how many went. */
 static enum vigil_err
 purge_older(struct review *rv, int query, double days, double now,
-    int64_t batch, int64_t *n)
+    int64_t *n)
 {
 	sqlite3_stmt	*s = q(rv, query);
 	enum vigil_err	 rc;
 
 	sqlite3_bind_double(s, 1, now - days * 86400.0);
-	if (batch > 0)
-		sqlite3_bind_int64(s, 2, batch);
 	if ((rc = run(rv, query)) == VIGIL_OK)
 		*n = sqlite3_changes(rv->db);
 	return rc;
@@ -1504,9 +1504,8 @@ review_purge(struct review *rv, double now, int64_t *n)
 	*n = 0;
 	if ((rc = tx_begin(rv, &own)) != VIGIL_OK)
 		return rc;
-	if ((rc = purge_older(rv, Q_PURGE_AUDIT, days, now, 0, n)) ==
-	    VIGIL_OK)
-		rc = purge_older(rv, Q_PURGE_FEED, days, now, 0, &nfeed);
+	if ((rc = purge_older(rv, Q_PURGE_AUDIT, days, now, n)) == VIGIL_OK)
+		rc = purge_older(rv, Q_PURGE_FEED, days, now, &nfeed);
 	if (rc == VIGIL_OK) {
 		d = json_pack("{sI sI}", "deleted", (json_int_t)*n,
 		    "retention_days", (json_int_t)days);
@@ -1519,16 +1518,30 @@ review_purge(struct review *rv, double now, int64_t *n)
 
 enum vigil_err
 review_purge_verdicts(struct review *rv, double now, int64_t batch,
-    int64_t *n)
+    int64_t *after, int64_t *n)
 {
-	int		own;
-	enum vigil_err	rc;
+	double		 days = retention(rv->cfg->verdict_retention_days);
+	sqlite3_stmt	*s;
+	int		 own, step;
+	enum vigil_err	 rc;
 
 	*n = 0;
 	if ((rc = tx_begin(rv, &own)) != VIGIL_OK)
 		return rc;
-	rc = purge_older(rv, Q_PURGE_VERDICTS,
-	    retention(rv->cfg->verdict_retention_days), now, batch, n);
+	s = q(rv, Q_PURGE_VERDICTS);
+	sqlite3_bind_double(s, 1, now - days * 86400.0);
+	sqlite3_bind_int64(s, 2, batch);
+	sqlite3_bind_int64(s, 3, *after);
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(s, 0);
+
+		if (id > *after)
+			*after = id;
+		(*n)++;
+	}
+	sqlite3_reset(s);
+	if (step != SQLITE_DONE)
+		rc = fail(rv, "verdicts");
 	return tx_end(rv, own, rc);
 }
 

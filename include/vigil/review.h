@@ -123,11 +123,12 @@ enum vigil_err	review_audit_query(struct review *, const char *subject,
 /* Deletes audit records and feed events older than the retention. */
 enum vigil_err	review_purge(struct review *, double now, int64_t *n);
 /*
- * Deletes up to batch verdict records older than verdict_retention_days,
- * keeping each bucket object's latest; *n gets how many went.
+ * Deletes up to batch verdict records older than verdict_retention_days
+ * with ids past *after, keeping each bucket object's latest; *n gets how
+ * many went and *after the last id deleted (start from 0).
  */
 enum vigil_err	review_purge_verdicts(struct review *, double now,
-		    int64_t batch, int64_t *n);
+		    int64_t batch, int64_t *after, int64_t *n);
 
 /* Webhook delivery positions ------------------------------------------ */
 

@@ -629,9 +629,13 @@ def t_purge(rules, conf_base):
                    (now - age * 86400, subj))
     # Verdicts: (bucket, key, name, age in days).  b/latest's only record
     # is old but is its latest; b/redone's old one was superseded.
-    verdicts = [("b", "latest", None, 200), ("b", "redone", None, 150),
-                ("b", "redone", None, 2), (None, None, "body-old", 120),
-                (None, None, "body-young", 80), ("b", "young", None, 10)]
+    # 12,000 old bodies between them make the purge take three batches
+    # of 5,000, each starting past the old latest record it kept.
+    verdicts = [("b", "latest", None, 200)] + [
+        (None, None, "bulk-%d" % i, 100) for i in range(12000)] + [
+        ("b", "redone", None, 150), ("b", "redone", None, 2),
+        (None, None, "body-old", 120), (None, None, "body-young", 80),
+        ("b", "young", None, 10)]
     for bucket, key, name, age in verdicts:
         db.execute("INSERT INTO verdicts (bucket, key, name, size, sha256, "
                    "ruleset, verdict, result, received, scanned) VALUES "
@@ -657,7 +661,7 @@ def t_purge(rules, conf_base):
         check(any(r["action"] == "config.load" for r in j["records"]),
               "config load not audited")
         check(wait_for(lambda: any(
-            r["action"] == "purge" and r["detail"]["deleted"] == 2
+            r["action"] == "purge" and r["detail"]["deleted"] == 12002
             for r in jhttp(d, "GET", "/v1/audit?subject=verdicts",
                            token=ADMIN)[1]["records"]), 10),
               "verdict purge not audited")

@@ -192,10 +192,24 @@ obj(uint8_t **body, size_t *blen, const char *s)
 	putz(body, blen, s);
 }
 
-static const char pages[] = "<< /Type /Pages /Kids [3 0 R] /Count 1 >>";
-static const char page[] = "<< /Type /Page /Parent 2 0 R "
-    "/MediaBox [0 0 612 792] /Contents 4 0 R "
-    "/Resources << /Font << /F1 5 0 R >> >> >>";
+/*
+ * Objects 1-4: catalog, pages, one page using font 5 as /F1, and its
+ * deflated content stream showing the PDF string str ("(...)", "<...>").
+ */
+static void
+page_objs(uint8_t **body, size_t *blen, const char *str)
+{
+	char	line[256];
+
+	obj(&body[0], &blen[0], "<< /Type /Catalog /Pages 2 0 R >>");
+	obj(&body[1], &blen[1], "<< /Type /Pages /Kids [3 0 R] /Count 1 >>");
+	obj(&body[2], &blen[2], "<< /Type /Page /Parent 2 0 R "
+	    "/MediaBox [0 0 612 792] /Contents 4 0 R "
+	    "/Resources << /Font << /F1 5 0 R >> >> >>");
+	snprintf(line, sizeof(line), "BT /F1 12 Tf 72 712 Td %s Tj ET", str);
+	obj(&body[3], &blen[3], "");
+	put_flate(&body[3], &blen[3], "", line, strlen(line));
+}
 
 /*
  * One page showing text (in a deflated content stream), and a deflated
@@ -208,13 +222,8 @@ make_pdf(const char *text, const void *payload, size_t n, size_t *outlen)
 	size_t	 blen[6];
 	char	 line[256];
 
-	obj(&body[0], &blen[0], "<< /Type /Catalog /Pages 2 0 R >>");
-	obj(&body[1], &blen[1], pages);
-	obj(&body[2], &blen[2], page);
-	snprintf(line, sizeof(line), "BT /F1 12 Tf 72 712 Td (%s) Tj ET",
-	    text);
-	obj(&body[3], &blen[3], "");
-	put_flate(&body[3], &blen[3], "", line, strlen(line));
+	snprintf(line, sizeof(line), "(%s)", text);
+	page_objs(body, blen, line);
 	obj(&body[4], &blen[4], "<< /Type /Font /Subtype /Type1 "
 	    "/BaseFont /Helvetica >>");
 	obj(&body[5], &blen[5], "");
@@ -234,13 +243,8 @@ make_cjk_pdf(const char *hexcodes, size_t *outlen)
 	size_t	 blen[7];
 	char	 line[256];
 
-	obj(&body[0], &blen[0], "<< /Type /Catalog /Pages 2 0 R >>");
-	obj(&body[1], &blen[1], pages);
-	obj(&body[2], &blen[2], page);
-	snprintf(line, sizeof(line), "BT /F1 12 Tf 72 712 Td <%s> Tj ET",
-	    hexcodes);
-	obj(&body[3], &blen[3], "");
-	put_flate(&body[3], &blen[3], "", line, strlen(line));
+	snprintf(line, sizeof(line), "<%s>", hexcodes);
+	page_objs(body, blen, line);
 	obj(&body[4], &blen[4], "<< /Type /Font /Subtype /Type0 "
 	    "/BaseFont /STSong-Light /Encoding /UniGB-UCS2-H "
 	    "/DescendantFonts [6 0 R] >>");
