@@ -1572,9 +1572,10 @@ submit_claimed(struct srv *srv, struct cycle *c)
 static void
 audit_purge(struct srv *srv)
 {
-	int64_t		n, nv = 0, after = 0;
-	double		now = wallclock();
-	enum vigil_err	rc;
+	struct review_purge_pos	 pos = REVIEW_PURGE_START;
+	int64_t			 n, nv = 0;
+	double			 now = wallclock();
+	enum vigil_err		 rc;
 
 	store_lock(srv);
 	rc = review_purge(srv->rv, now, &n);
@@ -1587,8 +1588,7 @@ audit_purge(struct srv *srv)
 		    srv->cfg->audit_retention_days);
 	do {
 		store_lock(srv);
-		rc = review_purge_verdicts(srv->rv, now, PURGE_BATCH, &after,
-		    &n);
+		rc = review_purge_verdicts(srv->rv, now, PURGE_BATCH, &pos, &n);
 		store_unlock(srv);
 		nv += n;
 	} while (rc == VIGIL_OK && n == PURGE_BATCH);

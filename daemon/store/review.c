@@ -118,11 +118,13 @@ static const char *const sql[Q__COUNT] = {
 	 * answers for it.  The ids come back, so the next batch starts past
 	 * the old latest ones this one passed over.
 	 */
+	/* Walks verdicts_scanned: never the year of records being kept. */
 	[Q_PURGE_VERDICTS] = "DELETE FROM verdicts WHERE id IN ("
-	    "SELECT v.id FROM verdicts v WHERE v.id > ?3 AND v.scanned < ?1 "
-	    "AND (v.bucket IS NULL OR v.key IS NULL OR EXISTS (SELECT 1 FROM "
-	    "verdicts w WHERE w.bucket = v.bucket AND w.key = v.key AND "
-	    "w.id > v.id)) ORDER BY v.id LIMIT ?2) RETURNING id",
+	    "SELECT v.id FROM verdicts v WHERE v.scanned < ?1 AND "
+	    "(v.scanned, v.id) > (?4, ?3) AND (v.bucket IS NULL OR "
+	    "v.key IS NULL OR EXISTS (SELECT 1 FROM verdicts w WHERE "
+	    "w.bucket = v.bucket AND w.key = v.key AND w.id > v.id)) "
+	    "ORDER BY v.scanned, v.id LIMIT ?2) RETURNING scanned, id",
 	[Q_F_EXCERPT] = "SELECT excerpt FROM findings WHERE sha256 = ?1 AND "
 	    "rule = ?2 AND path = ?3 AND excerpt IS NOT NULL LIMIT 1",
 	[Q_HOOK_GET] = "SELECT delivered FROM webhooks WHERE url = ?1",
@@ -1518,7 +1520,7 @@ review_purge(struct review *rv, double now, int64_t *n)
 
 enum vigil_err
 review_purge_verdicts(struct review *rv, double now, int64_t batch,
-    int64_t *after, int64_t *n)
+    struct review_purge_pos *pos, int64_t *n)
 {
 	double		 days = retention(rv->cfg->verdict_retention_days);
 	sqlite3_stmt	*s;
@@ -1531,12 +1533,17 @@ review_purge_verdicts(struct review *rv, double now, int64_t batch,
 	s = q(rv, Q_PURGE_VERDICTS);
 	sqlite3_bind_double(s, 1, now - days * 86400.0);
 	sqlite3_bind_int64(s, 2, batch);
-	sqlite3_bind_int64(s, 3, *after);
+	sqlite3_bind_int64(s, 3, pos->id);
+	sqlite3_bind_double(s, 4, pos->scanned);
+	/* RETURNING promises no order: keep the greatest (scanned, id). */
 	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-		int64_t id = sqlite3_column_int64(s, 0);
+		double	sc = sqlite3_column_double(s, 0);
+		int64_t	id = sqlite3_column_int64(s, 1);
 
-		if (id > *after)
-			*after = id;
+		if (sc > pos->scanned || (sc == pos->scanned && id > pos->id)) {
+			pos->scanned = sc;
+			pos->id = id;
+		}
 		(*n)++;
 	}
 	sqlite3_reset(s);

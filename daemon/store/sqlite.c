@@ -208,6 +208,8 @@ static const char *const migrations[] = {
 	"  bucket TEXT NOT NULL, key TEXT NOT NULL, action TEXT NOT NULL,"
 	"  state TEXT NOT NULL, memo TEXT, qbucket TEXT, error TEXT,"
 	"  at REAL NOT NULL, PRIMARY KEY (bucket, key, action));",
+	/* 5: the verdict purge reads old records only. */
+	"CREATE INDEX verdicts_scanned ON verdicts (scanned);",
 };
 
 #define NMIGRATIONS (int)(sizeof(migrations) / sizeof(migrations[0]))

@@ -123,12 +123,22 @@ enum vigil_err	review_audit_query(struct review *, const char *subject,
 /* Deletes audit records and feed events older than the retention. */
 enum vigil_err	review_purge(struct review *, double now, int64_t *n);
 /*
+ * Where a verdict purge has got to: records are taken in (scanned, id)
+ * order, so each batch starts where the last one ended.  Start from
+ * REVIEW_PURGE_START.
+ */
+struct review_purge_pos {
+	double		scanned;
+	int64_t		id;
+};
+#define REVIEW_PURGE_START	((struct review_purge_pos){ -1e300, 0 })
+/*
  * Deletes up to batch verdict records older than verdict_retention_days
- * with ids past *after, keeping each bucket object's latest; *n gets how
- * many went and *after the last id deleted (start from 0).
+ * past *pos, keeping each bucket object's latest; *n gets how many went
+ * and *pos the last one deleted.  Each batch reads only old records.
  */
 enum vigil_err	review_purge_verdicts(struct review *, double now,
-		    int64_t batch, int64_t *after, int64_t *n);
+		    int64_t batch, struct review_purge_pos *pos, int64_t *n);
 
 /* Webhook delivery positions ------------------------------------------ */
 
