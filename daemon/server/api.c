@@ -705,6 +705,8 @@ bscan_post(struct srv *srv, struct evhttp_request *req)
 		reply_error(req, 500, why);
 		goto out;
 	}
+	if (rc == VIGIL_OK && srv_bscan_hold(srv, id, req))
+		goto out;
 	(void)bscan_get(srv_bscan(srv), id, srv_now(), &out);
 	srv_review_drop(srv);
 	if (rc == VIGIL_E_LIMIT && out != NULL)

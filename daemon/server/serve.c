@@ -46,6 +46,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <malloc.h>
+#include <math.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <regex.h>
@@ -149,6 +150,9 @@ struct brun {
 	double			 tok_obj, tok_bytes, refilled;
 	/* Listed sizes of the items claimed: how many bytes a claim is. */
 	uint64_t		 claimed_bytes, claimed_objs;
+	/* The POST that started the job, held until its first listing. */
+	struct evhttp_request	*req;
+	double			 req_since;
 };
 
 /* A quarantine action (or its undo) for the quarantine thread. */
@@ -1632,6 +1636,11 @@ audit_start(struct srv *srv)
 	json_decref(d);
 }
 
+/* Seconds a POST /v1/bucket-scans waits for its first listing. */
+#define BSCAN_HOLD	5.0
+
+static void	brun_answer_held(struct srv *, double older_than);
+
 static void
 on_tick(evutil_socket_t fd, short what, void *arg)
 {
@@ -1644,6 +1653,7 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 	cycle_kick(srv, 1);
 	if (wallclock() - srv->last_purge >= PURGE_INTERVAL)
 		audit_purge(srv);
+	brun_answer_held(srv, wallclock() - BSCAN_HOLD);
 	bucket_tick(srv);
 	cycle_kick(srv, 1);
 }
@@ -1659,17 +1669,67 @@ brun_find(struct srv *srv, int64_t id)
 	return NULL;
 }
 
+/*
+ * Answers the POST that started b, if it still waits: 404 when the bucket
+ * turned out not to exist, else 201.  Either way the body is the job.
+ */
+static void
+brun_answer(struct srv *srv, struct brun *b, int status)
+{
+	json_t	*out = NULL;
+
+	if (b->req == NULL)
+		return;
+	store_lock(srv);
+	(void)bscan_get(srv->bs, b->j.id, wallclock(), &out);
+	store_unlock(srv);
+	if (out == NULL)
+		reply_error(b->req, 500, "out of memory");
+	else
+		reply_json(b->req, status, out);
+	b->req = NULL;
+}
+
 static void
 brun_remove(struct srv *srv, struct brun *b)
 {
 	size_t	i = (size_t)(b - srv->bj);
 
+	brun_answer(srv, b, 201);
 	bscan_job_clear(&b->j);
 	memmove(&srv->bj[i], &srv->bj[i + 1], (srv->nbj - i - 1) *
 	    sizeof(*b));
 	srv->nbj--;
 	if (srv->bj_next >= srv->nbj)
 		srv->bj_next = 0;
+}
+
+/*
+ * POST /v1/bucket-scans answers once the first listing page says whether
+ * the bucket exists, so a missing one is a 404 and not a job that fails
+ * later.  The listing runs on the lister thread, never the loop; a
+ * listing slower than BSCAN_HOLD (a busy lister, S3 retrying) gets its
+ * 201 from the tick instead.
+ */
+int
+srv_bscan_hold(struct srv *srv, int64_t id, struct evhttp_request *req)
+{
+	struct brun	*b = brun_find(srv, id);
+
+	if (b == NULL || !b->listing || b->req != NULL || srv->draining)
+		return 0;
+	b->req = req;
+	b->req_since = wallclock();
+	return 1;
+}
+
+static void
+brun_answer_held(struct srv *srv, double older_than)
+{
+	for (size_t i = 0; i < srv->nbj; i++)
+		if (srv->bj[i].req != NULL &&
+		    srv->bj[i].req_since <= older_than)
+			brun_answer(srv, &srv->bj[i], 201);
 }
 
 /* A bucket job's scan came back (loop): rate and progress bookkeeping. */
@@ -1773,16 +1833,19 @@ on_lister_done(evutil_socket_t fd, short what, void *arg)
 				(void)bscan_fail(srv->bs, b->j.id, "no such "
 				    "bucket", wallclock());
 				store_unlock(srv);
+				brun_answer(srv, b, 404);
 				brun_remove(srv, b);
 			} else {
 				vg_log_warnx("bucket scan %lld: listing %s: %s; "
 				    "retrying", (long long)b->j.id,
 				    b->j.bucket, vigil_strerror(p->err));
 				b->stalled = 1;
+				brun_answer(srv, b, 201);
 			}
 			page_free(p);
 			continue;
 		}
+		brun_answer(srv, b, 201);
 		srv->pages[srv->npages++] = p;
 	}
 	cycle_kick(srv, 1);
@@ -3297,6 +3360,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	vg_log_info("%s: no longer accepting; draining %zu scans",
 	    sig == SIGTERM ? "SIGTERM" : "SIGINT", srv->ninflight);
 	srv->draining = 1;
+	brun_answer_held(srv, HUGE_VAL);
 	if (srv->bound != NULL) {
 		evhttp_del_accept_socket(srv->http, srv->bound);
 		srv->bound = NULL;

@@ -52,6 +52,13 @@ enum vigil_err	srv_bscan_start(struct srv *, const char *bucket,
 		    const char *prefix, const char *mode, uint64_t mops,
 		    uint64_t mbps, const char *actor, int64_t *id, char *why,
 		    size_t whylen);
+/*
+ * Holds POST req of a job just started until its first listing says
+ * whether the bucket exists (then 201, or 404); 0 when it cannot wait
+ * and the caller answers now.
+ */
+int		srv_bscan_hold(struct srv *, int64_t id,
+		    struct evhttp_request *req);
 /* VIGIL_E_NOTFOUND, or VIGIL_E_LIMIT: not running. */
 enum vigil_err	srv_bscan_cancel(struct srv *, int64_t id, const char *actor);
 /* Undoes the quarantine actions on review item's objects (a dismissal). */

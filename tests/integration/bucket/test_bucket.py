@@ -300,6 +300,13 @@ def t_cancel_priority(rules, conf):
                        ({"mode": "full"}, "bucket")):
         st, e = jhttp(d, "POST", "/v1/bucket-scans", body, token=ADMIN)
         check(st == 400 and word in e["error"], "%s: %s %s" % (body, st, e))
+    # A bucket that does not exist is a 404 at once, not a job that
+    # fails later; the failed job is still on record.
+    st, e = jhttp(d, "POST", "/v1/bucket-scans", {"bucket": "nosuch"},
+                  token=ADMIN)
+    check(st == 404 and e.get("error") == "no such bucket" and
+          e.get("state") == "failed", "missing bucket: %s %s" % (st, e))
+    check(job(d, e["id"])["state"] == "failed", "missing bucket's job")
     st, _ = jhttp(d, "POST", "/v1/bucket-scans", {"bucket": "big"},
                   token=HOOK)
     check(st == 403, "hook starts a scan: %s" % st)
@@ -361,6 +368,10 @@ def t_cli(rules, conf):
                        capture_output=True, timeout=120)
     check(r.returncode == 2, "unscannable exit %d: %s" % (r.returncode,
                                                           r.stderr))
+    r = subprocess.run([ts.VIGIL, "bucket-scan", "nosuch"], env=env,
+                       capture_output=True, timeout=60)
+    check(r.returncode == 3 and b"404: no such bucket" in r.stderr,
+          "missing bucket exit %d: %s" % (r.returncode, r.stderr))
     r = subprocess.run([ts.VIGIL, "bucket-scan", "clean", "--token",
                         "wrong-token-0123456789"], env=env,
                        capture_output=True, timeout=60)

@@ -241,6 +241,11 @@ class Run:
         check(j2 and j2["state"] == "done" and j2["listed"] > 0 and
               j2["scanned"] == 0 and j2["skipped"] == j2["listed"],
               "incremental over S3: %s" % j2)
+        # S3's NoSuchBucket answers the POST itself.
+        st, j3 = ts.jhttp(self.d, "POST", "/v1/bucket-scans",
+                          {"bucket": "no-such-bucket-7f3e"}, token=ADMIN)
+        check(st == 404 and j3.get("error") == "no such bucket",
+              "missing bucket over S3: %s %s" % (st, j3))
 
     def t_quarantine(self):
         caps = self.srv.caps
