@@ -11,7 +11,8 @@ Two servers, because neither does all that the client needs checked:
           that verifies SigV4 signatures (s3rver 3.7.1 does not).  Pinned,
           with every dependency, by npm/package-lock.json and installed
           with `npm ci` into CACHE/npm (CACHE: --cache, $VIGIL_NPM_CACHE,
-          or build/_s3).  Runs on the machine's node (>= 20) with
+          or build/_s3).  It declares node >= 20, but Debian 12's own
+          18.20 runs it and passes both S3 suites.  Runs with
           --openssl-legacy-provider: its ListObjectsV2 continuation tokens
           are DES-encrypted, and without the legacy provider OpenSSL 3
           refuses DES and every truncated listing is an InternalError.
