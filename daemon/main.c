@@ -29,14 +29,19 @@ usage(FILE *f)
 	    "[--max-depth N]\n"
 	    "                  [--max-bytes SIZE] [--max-files N] "
 	    "[--max-ratio N]\n"
-	    "                  [--max-time SECONDS] PATH...\n"
+	    "                  [--max-time SECONDS] [--no-summary] "
+	    "[--engine auto|pcre2]\n"
+	    "                  [--no-text-layer] PATH...\n"
 	    "       vigil rules check [PATH]\n"
 	    "       vigil serve [--config FILE] [--listen ADDR:PORT] "
 	    "[--state-dir DIR]\n"
 	    "                   [--buckets DIR] [--rules PATH] [--workers N] "
 	    "[--check-config]\n"
+	    "                   [--print-defaults]\n"
 	    "       vigil bucket-scan BUCKET [--prefix P] [--full] [--url URL] "
 	    "[--token TOKEN]\n"
+	    "                         [--config FILE] [--state-dir DIR] "
+	    "[--no-wait]\n"
 	    "       vigil --version\n");
 }
 

@@ -7,8 +7,9 @@
  * progress: a bar redrawn in place on a terminal, a plain line every few
  * seconds otherwise.  The exit status is `vigil scan`'s: 0 nothing
  * flagged and everything examined, 1 something flagged, 2 something
- * unscannable or in error (or the job was cancelled or failed), 3 usage,
- * configuration or connection errors.
+ * unscannable or in error (or the job was cancelled), 3 usage,
+ * configuration or connection errors, and a job that failed or was
+ * refused (no such bucket).
  *
  * Where the daemon is and which token to use come from the flags, else
  * VIGIL_URL and VIGIL_TOKEN, else the daemon's config (listen, and its

@@ -464,7 +464,7 @@ set_in(struct vg_config *cfg, const struct setting *tab, size_t ntab,
 range:
 	if (s->type == CFG_SIZE)
 		snprintf(err, errlen, "%s: '%s' is not a size from %llu to "
-		    "%llu (k, M, G suffixes allowed)", key, value,
+		    "%llu (suffixes k, M, G, T; KiB or MB alike)", key, value,
 		    (unsigned long long)s->min, (unsigned long long)s->max);
 	else
 		snprintf(err, errlen, "%s: '%s' is not a number from %llu to "
