@@ -66,6 +66,13 @@ void		match_eval_layer(struct match_unit *, const char *mime,
 		    enum match_layer, match_report_fn fn, void *arg);
 uint64_t	match_unit_bytes(const struct match_unit *);
 
+/*
+ * text.c: a rule literal as the text layer would hold it (zero-width
+ * characters dropped, NFKC), in *out (free() it) with its length; 0 when
+ * the literal is not UTF-8 or the text layer would leave it alone.
+ */
+int		text_fold(const uint8_t *, size_t, uint8_t **out, size_t *);
+
 /* classify.c: one libmagic handle per thread, loaded once. */
 struct classifier;
 enum vigil_err	classify_new(struct classifier **);

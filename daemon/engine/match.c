@@ -30,6 +30,13 @@
  * Fullword checks need the byte after a match, so they wait the same way.
  * Per-unit state is reset in O(1) by a generation number, which matters
  * when 10,000 strings meet a 4 KiB object.
+ *
+ * The text layer is NFKC text without zero-width characters, so a literal
+ * that text_fold() changes ("澳门，娱乐", "ｃａｓｉｎｏ") could never match
+ * it as written.  Such a string gets a second pattern, its folded form,
+ * whose matches are kept apart (state slot nstrings + string): the raw
+ * layer counts only the literal as written, the text layer only the
+ * folded form.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -74,8 +81,9 @@ struct match_unit {
 	struct eng_ruleset	*rs;
 	hs_stream_t		*stream;
 	uint32_t		 gen;
+	enum match_layer	 layer;		/* being evaluated */
 	enum vigil_err		 err;
-	struct str_state	*ss;
+	struct str_state	*ss;		/* strings, then folded forms */
 	struct pat_state	*pst;
 	uint32_t		*rule_gen;
 	unsigned		*touched;	/* rules with a string hit */
@@ -180,6 +188,7 @@ add_pattern(struct eng_ruleset *rs, unsigned *cap, unsigned str, char *expr,
 	p->string = str;
 	p->expr = expr;
 	p->wide = wide;
+	p->litlen = (uint32_t)s->textlen;
 	p->fullword = (s->mods & RS_FULLWORD) != 0;
 	if (s->mods & RS_NOCASE) {
 		p->hs_flags |= HS_FLAG_CASELESS;
@@ -200,6 +209,29 @@ add_pattern(struct eng_ruleset *rs, unsigned *cap, unsigned str, char *expr,
 	if (s->kind == RS_TEXT && !p->fullword && !s->counted &&
 	    s->nranges == 0)
 		p->hs_flags |= HS_FLAG_SINGLEMATCH;
+	return VIGIL_OK;
+}
+
+/* The folded form of text string str, when the text layer has another. */
+static enum vigil_err
+add_text_alt(struct eng_ruleset *rs, unsigned *cap, unsigned str)
+{
+	struct rs_string	*s = &rs->strings[str];
+	struct rs_pattern	*p;
+	uint8_t			*f;
+	size_t			 n;
+	enum vigil_err		 err;
+
+	if (!text_fold(s->text, s->textlen, &f, &n))
+		return VIGIL_OK;
+	err = add_pattern(rs, cap, str, literal_expr(f, n, 0), 0);
+	free(f);
+	if (err != VIGIL_OK)
+		return err;
+	p = &rs->patterns[rs->npatterns - 1];
+	p->text_alt = 1;
+	p->litlen = (uint32_t)n;
+	s->has_alt = 1;
 	return VIGIL_OK;
 }
 
@@ -233,7 +265,7 @@ classify_pattern(struct eng_ruleset *rs, struct rs_pattern *p,
 		p->maxw = UINT32_MAX;
 	}
 	if (s->kind == RS_TEXT)
-		p->minw = p->maxw = (uint32_t)(s->textlen * (p->wide ? 2 : 1));
+		p->minw = p->maxw = p->litlen * (p->wide ? 2 : 1);
 	if (p->maxw == 0 && p->mode == PAT_HS_EXACT)
 		return diag_at(d, rs, s, VIGIL_E_SYNTAX, "string '$%s' can "
 		    "match an empty string", s->name);
@@ -354,6 +386,9 @@ match_compile(struct eng_ruleset *rs, struct eng_diag *d)
 				return err;
 			if ((s->mods & RS_WIDE) && (err = add_pattern(rs, &cap,
 			    i, literal_expr(s->text, s->textlen, 1), 1)) !=
+			    VIGIL_OK)
+				return err;
+			if (ascii && (err = add_text_alt(rs, &cap, i)) !=
 			    VIGIL_OK)
 				return err;
 		} else if ((err = add_pattern(rs, &cap, i,
@@ -503,7 +538,7 @@ unit_new(struct match_ctx *ctx, struct match_unit **out)
 		return VIGIL_E_NOMEM;
 	u->ctx = ctx;
 	u->rs = rs;
-	u->ss = vg_calloc(rs->nstrings + 1, sizeof(*u->ss));
+	u->ss = vg_calloc(2 * rs->nstrings + 1, sizeof(*u->ss));
 	u->pst = vg_calloc(rs->npatterns + 1, sizeof(*u->pst));
 	u->rule_gen = vg_calloc(rs->nrules + 1, sizeof(*u->rule_gen));
 	u->touched = vg_calloc(rs->nrules + 1, sizeof(*u->touched));
@@ -535,7 +570,8 @@ match_begin(struct match_ctx *ctx, unsigned slot, struct match_unit **out)
 
 			if (w == NULL)
 				continue;
-			memset(w->ss, 0, ctx->rs->nstrings * sizeof(*w->ss));
+			memset(w->ss, 0, 2 * ctx->rs->nstrings *
+			    sizeof(*w->ss));
 			memset(w->pst, 0, ctx->rs->npatterns *
 			    sizeof(*w->pst));
 			memset(w->rule_gen, 0, ctx->rs->nrules *
@@ -575,10 +611,10 @@ capture(struct match_unit *u, unsigned str, uint64_t start, uint64_t end)
 	struct exc	*x;
 
 	if (u->exc == NULL) {
-		if ((u->exc = vg_calloc(u->rs->nstrings, sizeof(*u->exc))) ==
-		    NULL)
+		if ((u->exc = vg_calloc(2 * u->rs->nstrings,
+		    sizeof(*u->exc))) == NULL)
 			return;
-		u->nexc = u->rs->nstrings;
+		u->nexc = 2 * u->rs->nstrings;
 	}
 	if ((x = u->exc[str]) == NULL) {
 		if ((x = vg_malloc(sizeof(*x) + 2 * e)) == NULL)
@@ -604,14 +640,31 @@ capture(struct match_unit *u, unsigned str, uint64_t start, uint64_t end)
 		x->marklen = n - x->mark;
 }
 
-static void
-record(struct match_unit *u, unsigned str, uint64_t start, uint64_t end)
+/* The state slot of pattern p's matches. */
+static inline unsigned
+pat_slot(const struct match_unit *u, const struct rs_pattern *p)
 {
-	struct str_state	*st = &u->ss[str];
+	return p->text_alt ? u->rs->nstrings + p->string : p->string;
+}
+
+/* The state slot string str is judged by in the layer being evaluated. */
+static inline unsigned
+eval_slot(const struct match_unit *u, unsigned str)
+{
+	return u->layer == LAYER_TEXT && u->rs->strings[str].has_alt ?
+	    u->rs->nstrings + str : str;
+}
+
+/* A match of state slot (a string, or its folded form) at [start, end). */
+static void
+record(struct match_unit *u, unsigned slot, uint64_t start, uint64_t end)
+{
+	struct str_state	*st = &u->ss[slot];
+	unsigned		 str = slot % u->rs->nstrings;
 	const struct rs_string	*s = &u->rs->strings[str];
 
 	if (u->ctx->excerpt > 0 && (st->gen != u->gen || start < st->first))
-		capture(u, str, start, end);
+		capture(u, slot, start, end);
 	if (st->gen != u->gen) {
 		unsigned rule = s->rule;
 
@@ -643,7 +696,7 @@ on_hs_match(unsigned id, unsigned long long from, unsigned long long to,
 	(void)from;
 	(void)flags;
 	if (p->fixed && !p->fullword) {
-		record(u, p->string, to - p->maxw, to);
+		record(u, pat_slot(u, p), to - p->maxw, to);
 		return 0;
 	}
 	if (u->ncands == u->capcands) {
@@ -736,7 +789,7 @@ pcre_scan(struct match_unit *u, const struct rs_pattern *p, uint64_t lo,
 		if (ms > hi)
 			break;
 		if (!p->fullword || fullword_ok(u, p, ms, me, eof))
-			record(u, p->string, ms, me);
+			record(u, pat_slot(u, p), ms, me);
 		pos = ms + 1;
 	}
 }
@@ -776,7 +829,8 @@ confirm(struct match_unit *u, int eof)
 					continue;
 				}
 				if (fullword_ok(u, p, lo, end, eof))
-					record(u, p->string, lo, end);
+					record(u, pat_slot(u, p), lo,
+					    end);
 				continue;
 			}
 			if ((int64_t)hi > final)
@@ -898,7 +952,8 @@ eval_int(const struct match_unit *u, const struct cond *c, uint64_t fsize,
 		*v = (int64_t)fsize;
 		return 1;
 	case E_COUNT:
-		*v = u->ss[c->str].gen == u->gen ? u->ss[c->str].count : 0;
+		*v = u->ss[eval_slot(u, c->str)].gen == u->gen ?
+		    u->ss[eval_slot(u, c->str)].count : 0;
 		return 1;
 	case E_NEG:
 		if (!eval_int(u, c->a, fsize, &a))
@@ -914,7 +969,9 @@ eval_int(const struct match_unit *u, const struct cond *c, uint64_t fsize,
 static int
 str_hit(const struct match_unit *u, unsigned str)
 {
-	return u->ss[str].gen == u->gen && u->ss[str].count > 0;
+	unsigned	k = eval_slot(u, str);
+
+	return u->ss[k].gen == u->gen && u->ss[k].count > 0;
 }
 
 static int
@@ -939,7 +996,8 @@ eval(const struct match_unit *u, const struct cond *c, uint64_t fsize)
 	case C_AT:
 	case C_IN:
 		return str_hit(u, c->str) &&
-		    (u->ss[c->str].bits & (1ULL << c->range)) != 0;
+		    (u->ss[eval_slot(u, c->str)].bits &
+		    (1ULL << c->range)) != 0;
 	case C_OF:
 		n = 0;
 		for (unsigned i = 0; i < c->nset; i++)
@@ -970,14 +1028,15 @@ eval_rule(struct match_unit *u, unsigned ri, const char *mime,
 		return;
 	if (r->mime != NULL && fnmatch(r->mime, mime, 0) != 0)
 		return;
+	u->layer = layer;
 	if (!eval(u, r->cond, u->avail))
 		return;
 	for (unsigned i = 0; i < r->nstrings; i++) {
 		unsigned s = r->first_string + i;
 
-		if (str_hit(u, s) && u->ss[s].first < off) {
-			off = u->ss[s].first;
-			first = s;
+		if (str_hit(u, s) && u->ss[eval_slot(u, s)].first < off) {
+			off = u->ss[eval_slot(u, s)].first;
+			first = eval_slot(u, s);
 		}
 	}
 	u->ctx->rep = first != UINT32_MAX && u->exc != NULL &&

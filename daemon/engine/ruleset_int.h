@@ -46,6 +46,7 @@ struct rs_string {
 	struct rs_range	 ranges[RS_MAX_RANGES];
 	unsigned	 nranges;
 	int		 counted;	/* #a: every match matters */
+	int		 has_alt;	/* a text-layer form differs (match.c) */
 };
 
 enum cond_op {
@@ -100,6 +101,8 @@ struct rs_pattern {
 	int		 fixed;		/* exact and minw == maxw */
 	int		 wide;		/* fullword looks two bytes away */
 	int		 fullword;
+	int		 text_alt;	/* the string's text-layer form */
+	uint32_t	 litlen;	/* RS_TEXT: bytes of the literal */
 	pcre2_code	*re;		/* NULL when fixed */
 };
 

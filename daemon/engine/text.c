@@ -31,6 +31,7 @@
 #include <emmintrin.h>
 #endif
 #include <iconv.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -295,6 +296,35 @@ chunk_is_stable(struct tl *tl, const uint8_t *p, size_t n)
 }
 
 /* Unicode stage ------------------------------------------------------- */
+
+int
+text_fold(const uint8_t *p, size_t n, uint8_t **out, size_t *outlen)
+{
+	uint32_t	*u, *z;
+	uint8_t		*r;
+	size_t		 nu, nz = 0, nn, nr;
+
+	*out = NULL;
+	if (n == 0 || u8_check(p, n) != NULL ||
+	    (u = u8_to_u32(p, n, NULL, &nu)) == NULL)
+		return 0;
+	for (size_t i = 0; i < nu; i++)
+		if (!is_zero_width(u[i]))
+			u[nz++] = u[i];
+	z = u32_normalize(UNINORM_NFKC, u, nz, NULL, &nn);
+	free(u);
+	if (z == NULL)
+		return 0;
+	r = u32_to_u8(z, nn, NULL, &nr);
+	free(z);
+	if (r == NULL || nr == 0 || (nr == n && memcmp(r, p, n) == 0)) {
+		free(r);
+		return 0;
+	}
+	*out = r;
+	*outlen = nr;
+	return 1;
+}
 
 static enum vigil_err
 flush_out(struct tl *tl)

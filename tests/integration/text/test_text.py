@@ -547,8 +547,86 @@ def rules_case(h):
     check(rc == 0, "vigil rules check exit %s: %r" % (rc, short(err)))
 
 
+FOLD_RULES = "".join("""
+rule %s
+{
+    meta:
+        clause = "IV.9(7)"
+        severity = "high"%s
+    strings:
+        $a = "%s"%s
+    condition:
+        $a
+}
+""" % r for r in (
+    ("fold_zh", "", "澳门，娱乐", ""),
+    ("fold_fw", "", "ｃａｓｉｎｏ　ｒｏｙａｌｅ", " nocase"),
+    ("fold_zw", "", "forbid\\xe2\\x80\\x8bden", ""),
+    ("fold_raw", "\n        layer = \"raw\"", "澳门，娱乐", "")))
+
+FOLD_FILES = {
+    "zh-utf8.txt": "欢迎光临澳门，娱乐场。\n".encode(),
+    "zh-gbk.txt": ("欢迎光临澳门，娱乐场，真的很好玩。\n" * 3).encode("gbk"),
+    "zh-entity.html": (b"<html><body><p>\xe6\xac\xa2\xe8\xbf\x8e "
+                       b"\xe6\xbe\xb3\xe9\x97\xa8&#xFF0C;\xe5\xa8\xb1"
+                       b"\xe4\xb9\x90</p></body></html>\n"),
+    "zh-utf16.txt": "\ufeff欢迎光临澳门，娱乐场。\n".encode("utf-16-le"),
+    "zh-near.txt": ("欢迎光临澳门；娱乐场，再见。\n" * 3).encode("gbk"),
+    "en-ascii.txt": b"Welcome to the Casino Royale tonight.\n",
+    "en-fullwidth.txt": "ｃａｓｉｎｏ　ｒｏｙａｌｅ\n".encode(),
+    "zw-plain.txt": b"this is forbidden text\n",
+    "zw-near.txt": b"this is forbid den text\n",
+    "zh-binary.bin": b"\x00\x01\x02\xff" * 64 + "澳门,娱乐".encode() +
+                     b"\x00" * 64,
+}
+# file -> {rule: "raw" (reported at [file]) or "text" ([file, "#text"])}
+FOLD_EXPECT = {
+    "zh-utf8.txt": {"fold_zh": "raw", "fold_raw": "raw"},
+    "zh-gbk.txt": {"fold_zh": "text"},
+    "zh-entity.html": {"fold_zh": "text"},
+    "zh-utf16.txt": {"fold_zh": "text"},
+    "zh-near.txt": {},
+    "en-ascii.txt": {"fold_fw": "text"},
+    "en-fullwidth.txt": {"fold_fw": "raw"},
+    "zw-plain.txt": {"fold_zw": "text"},
+    "zw-near.txt": {},
+    "zh-binary.bin": {},
+}
+
+
+def fold_case(h):
+    """Rule literals the text layer would change match it folded: a rule
+    written with a full-width comma fires on GBK, an entity or UTF-16; one
+    written in full-width letters fires on ASCII; a zero-width character
+    in a rule is dropped as in text.  The raw layer stays exact: a binary
+    with an ASCII comma, and a layer = "raw" rule, see only the bytes."""
+    d = os.path.join(h.work, "fold")
+    os.makedirs(d, exist_ok=True)
+    rules = os.path.join(d, "fold.yar")
+    with open(rules, "w", encoding="utf-8") as f:
+        f.write(FOLD_RULES)
+    for name, data in FOLD_FILES.items():
+        with open(os.path.join(d, name), "wb") as f:
+            f.write(data)
+    rc, out, err = h.run([h.vigil, "scan", "--json", "--no-summary",
+                          "--rules", rules] + sorted(FOLD_EXPECT), d)
+    check(rc in (0, 1), "vigil scan exit %s: %r" % (rc, short(err)))
+    got = {}
+    for line in out.decode().splitlines():
+        rec = json.loads(line)
+        got[rec["object"]] = {m["rule"]: m["path"] for m in rec["matches"]}
+    for name, want in FOLD_EXPECT.items():
+        have = got.get(name)
+        check(have is not None, "no record for %s" % name)
+        exp = {r: [name] if how == "raw" else [name, "#text"]
+               for r, how in want.items()}
+        check(have == exp, "%s: matches %s, expected %s" % (name, have, exp))
+
+
 def all_cases(h):
-    cases = [("rules: needles.yar compiles", rules_case)]
+    cases = [("rules: needles.yar compiles", rules_case),
+             ("rules: literals the text layer folds match it folded",
+              fold_case)]
     for e in h.man["fixtures"]:
         f = e["file"]
         cases.append(("fixture %s: holds what the manifest says" % f,
