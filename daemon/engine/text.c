@@ -302,13 +302,28 @@ text_fold(const uint8_t *p, size_t n, uint8_t **out, size_t *outlen)
 {
 	uint32_t	*u, *z;
 	uint8_t		*r;
-	size_t		 nu, nz = 0, nn, nr;
+	size_t		 i = 0, nu, nz = 0, nn, nr;
 
 	*out = NULL;
-	if (n == 0 || u8_check(p, n) != NULL ||
+	/* What the layer copies as it is (ASCII, most CJK) stays as it is. */
+	while (i < n) {
+		ucs4_t	c;
+		int	len;
+
+		if (p[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if ((len = utf8_next(p + i, n - i, &c)) <= 0)
+			return 0;	/* not UTF-8: the layer has U+FFFD */
+		if (is_unstable(c))
+			break;
+		i += (size_t)len;
+	}
+	if (i >= n || u8_check(p, n) != NULL ||
 	    (u = u8_to_u32(p, n, NULL, &nu)) == NULL)
 		return 0;
-	for (size_t i = 0; i < nu; i++)
+	for (i = 0; i < nu; i++)
 		if (!is_zero_width(u[i]))
 			u[nz++] = u[i];
 	z = u32_normalize(UNINORM_NFKC, u, nz, NULL, &nn);
