@@ -6,7 +6,9 @@
  * and style is kept.  A space goes where a block element separates words
  * (<p>, <br>, <td>, OOXML's <w:p>, ODF's <text:p>); inline elements
  * (<b>, <span>, OOXML's runs) join what they split, so "ca<b>sino</b>"
- * reads "casino".  Input is already UTF-8 (text.c decoded it), so the
+ * reads "casino".  HTML text collapses runs of white space to one space,
+ * as a browser renders it (a phrase wrapped across source lines reads
+ * whole), except inside <pre> and <textarea>; XML keeps its spaces.  Input is already UTF-8 (text.c decoded it), so the
  * parsers are told to ignore encoding declarations; they never load
  * external entities or touch the network.  If a parser gives up on a
  * broken document, the rest is read with tags simply dropped.
@@ -37,6 +39,8 @@ struct markup {
 	xmlParserCtxtPtr	 ctxt;
 	int			 fallback;	/* parser gave up: strip tags */
 	int			 in_tag;
+	int			 ws;		/* HTML: a space was the last out */
+	int			 pre;		/* HTML: <pre>/<textarea> depth */
 	enum vigil_err		 err;
 	/* RTF */
 	int			 depth;
@@ -85,26 +89,85 @@ text_out(struct markup *m, const uint8_t *p, size_t n)
 		m->err = tl_text(m->tl, p, n);
 }
 
+static int
+is_html_space(uint8_t c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
+}
+
+/* HTML text out: each run of white space as one space, unless in <pre>. */
+static void
+html_out(struct markup *m, const uint8_t *p, size_t n)
+{
+	size_t	start = 0, i;
+
+	if (m->pre > 0) {
+		text_out(m, p, n);
+		m->ws = n > 0 ? is_html_space(p[n - 1]) : m->ws;
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if (!is_html_space(p[i]))
+			continue;
+		text_out(m, p + start, i - start);
+		if (i > start || !m->ws)
+			text_out(m, (const uint8_t *)" ", 1);
+		m->ws = 1;
+		while (i + 1 < n && is_html_space(p[i + 1]))
+			i++;
+		start = i + 1;
+	}
+	if (start < n) {
+		text_out(m, p + start, n - start);
+		m->ws = 0;
+	}
+}
+
+/* Document text out, white space handled as the kind of markup says. */
+static void
+chars_out(struct markup *m, const uint8_t *p, size_t n)
+{
+	if (m->kind == MARKUP_HTML)
+		html_out(m, p, n);
+	else
+		text_out(m, p, n);
+}
+
 static void
 sax_chars(void *arg, const xmlChar *p, int n)
 {
 	if (n > 0)
-		text_out(arg, (const uint8_t *)p, (size_t)n);
+		chars_out(arg, (const uint8_t *)p, (size_t)n);
+}
+
+static int
+is_pre(const char *name)
+{
+	return strcasecmp(name, "pre") == 0 ||
+	    strcasecmp(name, "textarea") == 0;
 }
 
 static void
 sax_html_start(void *arg, const xmlChar *name, const xmlChar **atts)
 {
+	struct markup	*m = arg;
+
 	(void)atts;
 	if (is_block((const char *)name))
-		text_out(arg, (const uint8_t *)" ", 1);
+		html_out(m, (const uint8_t *)" ", 1);
+	if (is_pre((const char *)name))
+		m->pre++;
 }
 
 static void
 sax_html_end(void *arg, const xmlChar *name)
 {
+	struct markup	*m = arg;
+
+	if (is_pre((const char *)name) && m->pre > 0)
+		m->pre--;
 	if (is_block((const char *)name))
-		text_out(arg, (const uint8_t *)" ", 1);
+		html_out(m, (const uint8_t *)" ", 1);
 }
 
 static void
@@ -141,7 +204,7 @@ strip_tags(struct markup *m, const uint8_t *p, size_t n)
 
 	for (size_t i = 0; i < n; i++) {
 		if (!m->in_tag && p[i] == '<') {
-			text_out(m, p + start, i - start);
+			chars_out(m, p + start, i - start);
 			m->in_tag = 1;
 		} else if (m->in_tag && p[i] == '>') {
 			m->in_tag = 0;
@@ -149,7 +212,7 @@ strip_tags(struct markup *m, const uint8_t *p, size_t n)
 		}
 	}
 	if (!m->in_tag)
-		text_out(m, p + start, n - start);
+		chars_out(m, p + start, n - start);
 }
 
 /* RTF ----------------------------------------------------------------- */

@@ -623,10 +623,48 @@ def fold_case(h):
         check(have == exp, "%s: matches %s, expected %s" % (name, have, exp))
 
 
+# HTML as a browser lays it out: white space runs are one space, except
+# in <pre>; a non-breaking space is a space of its own.
+WS_FILES = {
+    "wrapped.html": (b"<html><body><p>Tonight: vigil needle casino\n"
+                     b"        royale, at nine.</p></body></html>\n", True),
+    "spaced.html": (b"<html><body><p>vigil \t needle\r\n\r\ncasino  "
+                    b"royale</p></body></html>\n", True),
+    "blocks.html": (b"<html><body><div>vigil needle</div>\n  <div> casino "
+                    b"royale</div></body></html>\n", True),
+    "pre.html": (b"<html><body><pre>vigil needle casino\n royale</pre>"
+                 b"</body></html>\n", False),
+    "nbsp2.html": (b"<html><body><p>vigil needle casino&nbsp;&nbsp;royale"
+                   b"</p></body></html>\n", False),
+}
+
+
+def html_space_case(h):
+    d = os.path.join(h.work, "html-space")
+    os.makedirs(d, exist_ok=True)
+    for name, (data, _) in WS_FILES.items():
+        with open(os.path.join(d, name), "wb") as f:
+            f.write(data)
+    rc, out, err = h.run([h.vigil, "scan", "--json", "--no-summary",
+                          "--rules", RULES] + sorted(WS_FILES), d)
+    check(rc in (0, 1), "vigil scan exit %s: %r" % (rc, short(err)))
+    got = {}
+    for line in out.decode().splitlines():
+        rec = json.loads(line)
+        got[rec["object"]] = [m["path"] for m in rec["matches"]
+                              if m["rule"] == "needle_ascii"]
+    for name, (_, hit) in WS_FILES.items():
+        want = [[name, "#text"]] if hit else []
+        check(got.get(name) == want, "%s: needle_ascii at %s, expected %s"
+              % (name, got.get(name), want))
+
+
 def all_cases(h):
     cases = [("rules: needles.yar compiles", rules_case),
              ("rules: literals the text layer folds match it folded",
-              fold_case)]
+              fold_case),
+             ("html: white space collapses as a browser shows it, not "
+              "in <pre>", html_space_case)]
     for e in h.man["fixtures"]:
         f = e["file"]
         cases.append(("fixture %s: holds what the manifest says" % f,
