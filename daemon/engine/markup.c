@@ -6,9 +6,16 @@
  * and style is kept.  A space goes where a block element separates words
  * (<p>, <br>, <td>, OOXML's <w:p>, ODF's <text:p>); inline elements
  * (<b>, <span>, OOXML's runs) join what they split, so "ca<b>sino</b>"
- * reads "casino".  HTML text collapses runs of white space to one space,
- * as a browser renders it (a phrase wrapped across source lines reads
- * whole), except inside <pre> and <textarea>; XML keeps its spaces.  Input is already UTF-8 (text.c decoded it), so the
+ * reads "casino".
+ *
+ * HTML text flows as a browser lays it out (CSS white-space: normal):
+ * each run of white space is one space, and a line break between two
+ * East Asian wide characters is none at all (CSS Text 3's segment break
+ * rule), so a phrase wrapped across source lines reads whole, in Chinese
+ * as in English.  <pre> and <textarea> keep their spaces.  PDF page text
+ * (MARKUP_FLOW) flows the same way: poppler ends every line with a line
+ * break, and a paragraph's lines are one text to its reader.  XML and
+ * RTF keep their spaces.  Input is already UTF-8 (text.c decoded it), so the
  * parsers are told to ignore encoding declarations; they never load
  * external entities or touch the network.  If a parser gives up on a
  * broken document, the rest is read with tags simply dropped.
@@ -39,7 +46,14 @@ struct markup {
 	xmlParserCtxtPtr	 ctxt;
 	int			 fallback;	/* parser gave up: strip tags */
 	int			 in_tag;
-	int			 ws;		/* HTML: a space was the last out */
+	/*
+	 * Flowed text (HTML, PDF): white space waiting for what follows.
+	 * WS_BREAK is one line break (with any spaces), WS_SEP a block edge
+	 * or a blank line, which always leaves a space.
+	 */
+	enum { WS_NONE, WS_SPACE, WS_BREAK, WS_SEP } ws;
+	int			 nbreaks;
+	int			 wide;		/* the last character out was */
 	int			 pre;		/* HTML: <pre>/<textarea> depth */
 	enum vigil_err		 err;
 	/* RTF */
@@ -90,45 +104,104 @@ text_out(struct markup *m, const uint8_t *p, size_t n)
 }
 
 static int
-is_html_space(uint8_t c)
+is_flow_space(uint8_t c)
 {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
 }
 
-/* HTML text out: each run of white space as one space, unless in <pre>. */
+/*
+ * Whether the UTF-8 character at p is East Asian wide, by its leading
+ * bytes: U+3000-U+9FFF (CJK punctuation, kana, ideographs), compatibility
+ * ideographs, full-width forms, and the supplementary ideographs.
+ */
+static int
+is_wide(const uint8_t *p, size_t n)
+{
+	if (n == 0)
+		return 0;
+	if (p[0] >= 0xe3 && p[0] <= 0xe9)
+		return 1;
+	if (n < 2)
+		return 0;
+	if (p[0] == 0xef)
+		return (p[1] >= 0xa4 && p[1] <= 0xab) || p[1] == 0xbc ||
+		    p[1] == 0xbd;
+	return p[0] == 0xf0 && p[1] >= 0xa0 && p[1] <= 0xbf;
+}
+
+/* Whether the last character of p[0..n) is wide. */
+static int
+ends_wide(const uint8_t *p, size_t n)
+{
+	size_t	i = n;
+
+	while (i > 0 && n - i < 4 && (p[i - 1] & 0xc0) == 0x80)
+		i--;
+	return i > 0 && is_wide(p + i - 1, n - i + 1);
+}
+
+/* Flowed text out: a run with no white space, after what waited. */
 static void
-html_out(struct markup *m, const uint8_t *p, size_t n)
+flow_word(struct markup *m, const uint8_t *p, size_t n)
+{
+	if (n == 0)
+		return;
+	if (m->ws == WS_SPACE || m->ws == WS_SEP || (m->ws == WS_BREAK &&
+	    !(m->wide && is_wide(p, n))))
+		text_out(m, (const uint8_t *)" ", 1);
+	m->ws = WS_NONE;
+	m->nbreaks = 0;
+	text_out(m, p, n);
+	m->wide = ends_wide(p, n);
+}
+
+/*
+ * White space is held until the next word shows whether it is a space
+ * (one, however long the run) or a single line break between wide
+ * characters (nothing); white space at the end of the text is dropped.
+ */
+static void
+flow_out(struct markup *m, const uint8_t *p, size_t n)
 {
 	size_t	start = 0, i;
 
 	if (m->pre > 0) {
+		if (m->ws != WS_NONE)
+			text_out(m, (const uint8_t *)" ", 1);
+		m->ws = WS_NONE;
+		m->nbreaks = 0;
 		text_out(m, p, n);
-		m->ws = n > 0 ? is_html_space(p[n - 1]) : m->ws;
+		m->wide = ends_wide(p, n);
 		return;
 	}
 	for (i = 0; i < n; i++) {
-		if (!is_html_space(p[i]))
+		if (!is_flow_space(p[i]))
 			continue;
-		text_out(m, p + start, i - start);
-		if (i > start || !m->ws)
-			text_out(m, (const uint8_t *)" ", 1);
-		m->ws = 1;
-		while (i + 1 < n && is_html_space(p[i + 1]))
-			i++;
+		flow_word(m, p + start, i - start);
+		if (p[i] == '\n' || (p[i] == '\r' && (i + 1 == n ||
+		    p[i + 1] != '\n'))) {
+			if (m->ws != WS_SEP)
+				m->ws = ++m->nbreaks > 1 ? WS_SEP : WS_BREAK;
+		} else if (m->ws == WS_NONE)
+			m->ws = WS_SPACE;
 		start = i + 1;
 	}
-	if (start < n) {
-		text_out(m, p + start, n - start);
-		m->ws = 0;
-	}
+	flow_word(m, p + start, n - start);
+}
+
+/* A block element's edge: words either side are apart. */
+static void
+flow_block(struct markup *m)
+{
+	m->ws = WS_SEP;
 }
 
 /* Document text out, white space handled as the kind of markup says. */
 static void
 chars_out(struct markup *m, const uint8_t *p, size_t n)
 {
-	if (m->kind == MARKUP_HTML)
-		html_out(m, p, n);
+	if (m->kind == MARKUP_HTML || m->kind == MARKUP_FLOW)
+		flow_out(m, p, n);
 	else
 		text_out(m, p, n);
 }
@@ -154,7 +227,7 @@ sax_html_start(void *arg, const xmlChar *name, const xmlChar **atts)
 
 	(void)atts;
 	if (is_block((const char *)name))
-		html_out(m, (const uint8_t *)" ", 1);
+		flow_block(m);
 	if (is_pre((const char *)name))
 		m->pre++;
 }
@@ -167,7 +240,7 @@ sax_html_end(void *arg, const xmlChar *name)
 	if (is_pre((const char *)name) && m->pre > 0)
 		m->pre--;
 	if (is_block((const char *)name))
-		html_out(m, (const uint8_t *)" ", 1);
+		flow_block(m);
 }
 
 static void
@@ -463,7 +536,7 @@ markup_new(struct tl *tl, enum markup_kind kind, struct markup **out)
 			    XML_PARSE_NONET | XML_PARSE_IGNORE_ENC |
 			    XML_PARSE_NOCDATA);
 	}
-	if (kind != MARKUP_RTF && m->ctxt == NULL)
+	if (kind != MARKUP_RTF && kind != MARKUP_FLOW && m->ctxt == NULL)
 		m->fallback = 1;
 	*out = m;
 	return VIGIL_OK;
@@ -476,6 +549,10 @@ markup_feed(struct markup *m, const uint8_t *p, size_t n)
 
 	if (m->kind == MARKUP_RTF) {
 		rtf_feed(m, p, n);
+		return m->err;
+	}
+	if (m->kind == MARKUP_FLOW) {
+		flow_out(m, p, n);
 		return m->err;
 	}
 	while (!m->fallback && n > 0) {
@@ -503,7 +580,7 @@ markup_end(struct markup *m)
 {
 	if (m->kind == MARKUP_RTF)
 		rtf_flush_bytes(m);
-	else if (!m->fallback && m->ctxt != NULL) {
+	else if (m->kind != MARKUP_FLOW && !m->fallback && m->ctxt != NULL) {
 		if (m->kind == MARKUP_HTML)
 			htmlParseChunk(m->ctxt, NULL, 0, 1);
 		else

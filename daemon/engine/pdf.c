@@ -438,7 +438,7 @@ pdf_scan(struct job *job, struct src *src, unsigned depth,
 		goto out;
 	if (scan_map(job, depth, fd, &map, &len) != 1)
 		goto out;
-	if ((err = tl_begin_utf8(job, depth, MARKUP_NONE, tlp)) != VIGIL_OK)
+	if ((err = tl_begin_utf8(job, depth, MARKUP_FLOW, tlp)) != VIGIL_OK)
 		goto out;
 	err = pdf_text(job, depth, fd, map, len, *tlp);
 	if (err == VIGIL_OK && !job->stop)

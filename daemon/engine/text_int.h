@@ -13,7 +13,10 @@
 struct job;
 struct markup;
 
-enum markup_kind { MARKUP_NONE, MARKUP_HTML, MARKUP_XML, MARKUP_RTF };
+/* MARKUP_FLOW: no markup, but white space flows as in HTML (PDF text). */
+enum markup_kind {
+	MARKUP_NONE, MARKUP_HTML, MARKUP_XML, MARKUP_RTF, MARKUP_FLOW
+};
 
 struct tl {
 	struct job		*job;

@@ -623,19 +623,32 @@ def fold_case(h):
         check(have == exp, "%s: matches %s, expected %s" % (name, have, exp))
 
 
-# HTML as a browser lays it out: white space runs are one space, except
-# in <pre>; a non-breaking space is a space of its own.
+# HTML as a browser lays it out: white space runs are one space, a line
+# break between two Chinese characters is none (CSS Text 3), block
+# elements keep words apart, <pre> keeps its spaces, and a non-breaking
+# space is a space of its own.  file -> (bytes, the needle rule or None)
+ZH = "网上赌场加微信"
 WS_FILES = {
     "wrapped.html": (b"<html><body><p>Tonight: vigil needle casino\n"
-                     b"        royale, at nine.</p></body></html>\n", True),
+                     b"        royale, at nine.</p></body></html>\n",
+                     "needle_ascii"),
     "spaced.html": (b"<html><body><p>vigil \t needle\r\n\r\ncasino  "
-                    b"royale</p></body></html>\n", True),
+                    b"royale</p></body></html>\n", "needle_ascii"),
     "blocks.html": (b"<html><body><div>vigil needle</div>\n  <div> casino "
-                    b"royale</div></body></html>\n", True),
+                    b"royale</div></body></html>\n", "needle_ascii"),
     "pre.html": (b"<html><body><pre>vigil needle casino\n royale</pre>"
-                 b"</body></html>\n", False),
+                 b"</body></html>\n", None),
     "nbsp2.html": (b"<html><body><p>vigil needle casino&nbsp;&nbsp;royale"
-                   b"</p></body></html>\n", False),
+                   b"</p></body></html>\n", None),
+    "zh-wrapped.html": (("<html><head><meta charset=\"utf-8\"></head>"
+                         "<body><p>欢迎%s\n      %s。</p></body></html>\n"
+                         % (ZH[:3], ZH[3:])).encode(), "needle_zh"),
+    "zh-blocks.html": (("<html><head><meta charset=\"utf-8\"></head>"
+                        "<body><p>%s</p>\n<p>%s</p></body></html>\n"
+                        % (ZH[:3], ZH[3:])).encode(), None),
+    "zh-spaced.html": (("<html><head><meta charset=\"utf-8\"></head>"
+                        "<body><p>%s %s</p></body></html>\n"
+                        % (ZH[:3], ZH[3:])).encode(), None),
 }
 
 
@@ -651,11 +664,11 @@ def html_space_case(h):
     got = {}
     for line in out.decode().splitlines():
         rec = json.loads(line)
-        got[rec["object"]] = [m["path"] for m in rec["matches"]
-                              if m["rule"] == "needle_ascii"]
-    for name, (_, hit) in WS_FILES.items():
-        want = [[name, "#text"]] if hit else []
-        check(got.get(name) == want, "%s: needle_ascii at %s, expected %s"
+        got[rec["object"]] = sorted((m["rule"], tuple(m["path"]))
+                                    for m in rec["matches"])
+    for name, (_, rule) in WS_FILES.items():
+        want = [(rule, (name, "#text"))] if rule else []
+        check(got.get(name) == want, "%s: matches %s, expected %s"
               % (name, got.get(name), want))
 
 
@@ -663,8 +676,8 @@ def all_cases(h):
     cases = [("rules: needles.yar compiles", rules_case),
              ("rules: literals the text layer folds match it folded",
               fold_case),
-             ("html: white space collapses as a browser shows it, not "
-              "in <pre>", html_space_case)]
+             ("html: white space flows as a browser shows it (CJK line "
+              "breaks join), not in <pre>", html_space_case)]
     for e in h.man["fixtures"]:
         f = e["file"]
         cases.append(("fixture %s: holds what the manifest says" % f,

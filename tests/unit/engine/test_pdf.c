@@ -282,6 +282,40 @@ test_cjk_cmap(void **state)
 	free(pdf);
 }
 
+/*
+ * Lines flow into one text, as a reader takes a paragraph: a phrase
+ * wrapped between two Chinese characters joins with nothing, between
+ * words with a space, and words are never glued.
+ */
+static void
+test_wrapped_lines(void **state)
+{
+	struct eng_result	*r;
+	uint8_t			*pdf;
+	size_t			 len;
+
+	(void)state;
+	/* U+6D89 U+8D4C | next line | U+7F51 U+7AD9. */
+	pdf = make_cjk_pdf("6D898D4C> Tj 0 -14 Td <7F517AD90020", &len);
+	r = scan("wrap.pdf", pdf, len, 1);
+	assert_true(hit(r, "needle_cjk", "wrap.pdf/#text"));
+	eng_result_free(r);
+	free(pdf);
+	pdf = make_pdf("vigil needle casino) Tj 0 -14 Td (royale", "", 0,
+	    &len);
+	r = scan("en.pdf", pdf, len, 1);
+	assert_true(hit(r, "needle_ascii", "en.pdf/#text"));
+	eng_result_free(r);
+	free(pdf);
+	/* Words are not glued: "casi" at a line's end, "no" after it. */
+	pdf = make_pdf("vigil needle casi) Tj 0 -14 Td (no royale", "", 0,
+	    &len);
+	r = scan("split.pdf", pdf, len, 1);
+	assert_int_equal(r->verdict, VIGIL_CLEAN);
+	eng_result_free(r);
+	free(pdf);
+}
+
 /* Page text in #text, the content stream and embedded file inflated. */
 static void
 test_text_and_streams(void **state)
@@ -571,12 +605,14 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_text_and_streams),
 		cmocka_unit_test(test_cjk_cmap),
+		cmocka_unit_test(test_wrapped_lines),
 		cmocka_unit_test(test_corrupt),
 		cmocka_unit_test(test_bomb),
 	};
 	const struct CMUnitTest helper_tests[] = {
 		cmocka_unit_test(test_text_and_streams),
 		cmocka_unit_test(test_cjk_cmap),
+		cmocka_unit_test(test_wrapped_lines),
 		cmocka_unit_test(test_corrupt),
 		cmocka_unit_test(test_bomb),
 		cmocka_unit_test(test_helper_hangs),
