@@ -140,30 +140,17 @@ ends_wide(const uint8_t *p, size_t n)
 	return i > 0 && is_wide(p + i - 1, n - i + 1);
 }
 
-/* Flowed text out: a run with no white space, after what waited. */
-static void
-flow_word(struct markup *m, const uint8_t *p, size_t n)
-{
-	if (n == 0)
-		return;
-	if (m->ws == WS_SPACE || m->ws == WS_SEP || (m->ws == WS_BREAK &&
-	    !(m->wide && is_wide(p, n))))
-		text_out(m, (const uint8_t *)" ", 1);
-	m->ws = WS_NONE;
-	m->nbreaks = 0;
-	text_out(m, p, n);
-	m->wide = ends_wide(p, n);
-}
-
 /*
  * White space is held until the next word shows whether it is a space
  * (one, however long the run) or a single line break between wide
  * characters (nothing); white space at the end of the text is dropped.
+ * Output gathers in buf, one tl_text() call per buffer, not per word.
  */
 static void
 flow_out(struct markup *m, const uint8_t *p, size_t n)
 {
-	size_t	start = 0, i;
+	uint8_t	buf[8192];
+	size_t	o = 0, i;
 
 	if (m->pre > 0) {
 		if (m->ws != WS_NONE)
@@ -175,18 +162,36 @@ flow_out(struct markup *m, const uint8_t *p, size_t n)
 		return;
 	}
 	for (i = 0; i < n; i++) {
-		if (!is_flow_space(p[i]))
+		uint8_t	c = p[i];
+
+		if (o + 2 > sizeof(buf)) {
+			m->wide = ends_wide(buf, o);
+			text_out(m, buf, o);
+			o = 0;
+		}
+		if (!is_flow_space(c)) {
+			if (m->ws != WS_NONE && (m->ws != WS_BREAK ||
+			    !m->wide || !is_wide(p + i, n - i)))
+				buf[o++] = ' ';
+			m->ws = WS_NONE;
+			m->nbreaks = 0;
+			buf[o++] = c;
 			continue;
-		flow_word(m, p + start, i - start);
-		if (p[i] == '\n' || (p[i] == '\r' && (i + 1 == n ||
+		}
+		if (c == '\n' || (c == '\r' && (i + 1 == n ||
 		    p[i + 1] != '\n'))) {
+			/* Whether the word before the break ended wide. */
+			if (m->ws == WS_NONE || m->ws == WS_SPACE)
+				m->wide = o > 0 ? ends_wide(buf, o) : m->wide;
 			if (m->ws != WS_SEP)
 				m->ws = ++m->nbreaks > 1 ? WS_SEP : WS_BREAK;
 		} else if (m->ws == WS_NONE)
 			m->ws = WS_SPACE;
-		start = i + 1;
 	}
-	flow_word(m, p + start, n - start);
+	if (o > 0) {
+		m->wide = ends_wide(buf, o);
+		text_out(m, buf, o);
+	}
 }
 
 /* A block element's edge: words either side are apart. */
