@@ -235,6 +235,100 @@ add_text_alt(struct eng_ruleset *rs, unsigned *cap, unsigned str)
 	return VIGIL_OK;
 }
 
+/*
+ * A regular expression as the text layer needs it: each character outside
+ * a class and not escaped that the layer folds ("：" in "(:|：)") becomes
+ * its folded form, written as \xHH so that a "（" that folds to "(" stays
+ * a literal.  Classes are byte sets and are left alone; a zero-width
+ * character (which folds to nothing, and would hand its quantifier to
+ * the atom before it) leaves the whole expression as it is.  NULL when
+ * nothing changes.
+ */
+static char *
+fold_regex(const char *expr)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	const uint8_t		*p = (const uint8_t *)expr;
+	size_t			 n = strlen(expr), i = 0, k;
+	struct vg_buf		 b;
+	int			 changed = 0, cls = 0;
+	uint8_t			*f;
+	size_t			 fn;
+
+	vg_buf_init(&b, 4 * n + 1);
+	while (i < n) {
+		if (p[i] == '\\' && i + 1 < n) {
+			if (vg_buf_add(&b, p + i, 2) != VIGIL_OK)
+				goto fail;
+			i += 2;
+			continue;
+		}
+		if (cls || p[i] < 0x80) {
+			if (!cls && p[i] == '[') {
+				cls = 1;
+				/* A ']' first in the class is a member. */
+				k = i + 1 < n && p[i + 1] == '^' ? 2 : 1;
+				if (i + k < n && p[i + k] == ']')
+					k++;
+				if (vg_buf_add(&b, p + i, k) != VIGIL_OK)
+					goto fail;
+				i += k;
+				continue;
+			}
+			if (cls && p[i] == ']')
+				cls = 0;
+			if (vg_buf_add(&b, p + i, 1) != VIGIL_OK)
+				goto fail;
+			i++;
+			continue;
+		}
+		/* One UTF-8 character (or a stray byte, copied as it is). */
+		for (k = 1; i + k < n && k < 4 && (p[i + k] & 0xc0) == 0x80; k++)
+			;
+		if (text_fold(p + i, k, &f, &fn)) {
+			for (size_t j = 0; j < fn; j++) {
+				char	x[4] = { '\\', 'x', hex[f[j] >> 4],
+				    hex[f[j] & 15] };
+
+				if (vg_buf_add(&b, x, 4) != VIGIL_OK) {
+					free(f);
+					goto fail;
+				}
+			}
+			free(f);
+			changed = 1;
+		} else {
+			if (k == 3 && p[i] == 0xe2 && p[i + 1] == 0x80 &&
+			    p[i + 2] >= 0x8b && p[i + 2] <= 0x8f)
+				goto fail;	/* zero-width: see above */
+			if (vg_buf_add(&b, p + i, k) != VIGIL_OK)
+				goto fail;
+		}
+		i += k;
+	}
+	if (!changed || vg_buf_add(&b, "", 1) != VIGIL_OK)
+		goto fail;
+	return (char *)b.data;
+fail:
+	vg_buf_free(&b);
+	return NULL;
+}
+
+/* The folded form of regular expression str, when it has one. */
+static enum vigil_err
+add_regex_alt(struct eng_ruleset *rs, unsigned *cap, unsigned str)
+{
+	char	*e = fold_regex(rs->strings[str].expr);
+
+	if (e == NULL)
+		return VIGIL_OK;
+	if (add_pattern(rs, cap, str, e, 0) != VIGIL_OK)
+		return VIGIL_E_NOMEM;
+	rs->patterns[rs->npatterns - 1].text_alt = 1;
+	rs->strings[str].has_alt = 1;
+	return VIGIL_OK;
+}
+
 /* Widths and the way each pattern runs, before the database is built. */
 static enum vigil_err
 classify_pattern(struct eng_ruleset *rs, struct rs_pattern *p,
@@ -391,9 +485,14 @@ match_compile(struct eng_ruleset *rs, struct eng_diag *d)
 			if (ascii && (err = add_text_alt(rs, &cap, i)) !=
 			    VIGIL_OK)
 				return err;
-		} else if ((err = add_pattern(rs, &cap, i,
-		    vg_strdup(s->expr), 0)) != VIGIL_OK)
-			return err;
+		} else {
+			if ((err = add_pattern(rs, &cap, i,
+			    vg_strdup(s->expr), 0)) != VIGIL_OK)
+				return err;
+			if (s->kind == RS_REGEX &&
+			    (err = add_regex_alt(rs, &cap, i)) != VIGIL_OK)
+				return err;
+		}
 	}
 	if (!dbcache_load(rs)) {
 		for (unsigned i = 0; i < rs->npatterns; i++)

@@ -562,15 +562,28 @@ rule %s
     ("fold_zh", "", "澳门，娱乐", ""),
     ("fold_fw", "", "ｃａｓｉｎｏ　ｒｏｙａｌｅ", " nocase"),
     ("fold_zw", "", "forbid\\xe2\\x80\\x8bden", ""),
-    ("fold_raw", "\n        layer = \"raw\"", "澳门，娱乐", "")))
+    ("fold_raw", "\n        layer = \"raw\"", "澳门，娱乐", ""))) + """
+rule fold_rx
+{
+    meta:
+        clause = "IV.9(7)"
+        severity = "high"
+    strings:
+        $r = /澳门，娱(乐|场)[^\\n]{0,4}（[0-9]+）/
+    condition:
+        $r
+}
+"""
 
 FOLD_FILES = {
-    "zh-utf8.txt": "欢迎光临澳门，娱乐场。\n".encode(),
-    "zh-gbk.txt": ("欢迎光临澳门，娱乐场，真的很好玩。\n" * 3).encode("gbk"),
+    "zh-utf8.txt": "欢迎光临澳门，娱乐场（24）。\n".encode(),
+    "zh-gbk.txt": ("欢迎光临澳门，娱乐场（24），真的很好玩。\n" * 3
+                   ).encode("gbk"),
     "zh-entity.html": (b"<html><body><p>\xe6\xac\xa2\xe8\xbf\x8e "
                        b"\xe6\xbe\xb3\xe9\x97\xa8&#xFF0C;\xe5\xa8\xb1"
                        b"\xe4\xb9\x90</p></body></html>\n"),
-    "zh-utf16.txt": "\ufeff欢迎光临澳门，娱乐场。\n".encode("utf-16-le"),
+    "zh-utf16.txt": "\ufeff欢迎光临澳门，娱乐场（24）。\n".encode(
+        "utf-16-le"),
     "zh-near.txt": ("欢迎光临澳门；娱乐场，再见。\n" * 3).encode("gbk"),
     "en-ascii.txt": b"Welcome to the Casino Royale tonight.\n",
     "en-fullwidth.txt": "ｃａｓｉｎｏ　ｒｏｙａｌｅ\n".encode(),
@@ -581,10 +594,10 @@ FOLD_FILES = {
 }
 # file -> {rule: "raw" (reported at [file]) or "text" ([file, "#text"])}
 FOLD_EXPECT = {
-    "zh-utf8.txt": {"fold_zh": "raw", "fold_raw": "raw"},
-    "zh-gbk.txt": {"fold_zh": "text"},
+    "zh-utf8.txt": {"fold_zh": "raw", "fold_raw": "raw", "fold_rx": "raw"},
+    "zh-gbk.txt": {"fold_zh": "text", "fold_rx": "text"},
     "zh-entity.html": {"fold_zh": "text"},
-    "zh-utf16.txt": {"fold_zh": "text"},
+    "zh-utf16.txt": {"fold_zh": "text", "fold_rx": "text"},
     "zh-near.txt": {},
     "en-ascii.txt": {"fold_fw": "text"},
     "en-fullwidth.txt": {"fold_fw": "raw"},
@@ -595,7 +608,8 @@ FOLD_EXPECT = {
 
 
 def fold_case(h):
-    """Rule literals the text layer would change match it folded: a rule
+    """Rule literals (and the characters of a regular expression outside
+    its classes) that the text layer would change match it folded: a rule
     written with a full-width comma fires on GBK, an entity or UTF-16; one
     written in full-width letters fires on ASCII; a zero-width character
     in a rule is dropped as in text.  The raw layer stays exact: a binary
@@ -674,7 +688,8 @@ def html_space_case(h):
 
 def all_cases(h):
     cases = [("rules: needles.yar compiles", rules_case),
-             ("rules: literals the text layer folds match it folded",
+             ("rules: literals and regexes the text layer folds match it "
+              "folded",
               fold_case),
              ("html: white space flows as a browser shows it (CJK line "
               "breaks join), not in <pre>", html_space_case)]
