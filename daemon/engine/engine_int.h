@@ -68,8 +68,9 @@ uint64_t	match_unit_bytes(const struct match_unit *);
 
 /*
  * text.c: a rule literal as the text layer would hold it (zero-width
- * characters dropped, NFKC), in *out (free() it) with its length; 0 when
- * the literal is not UTF-8 or the text layer would leave it alone.
+ * characters dropped, NFKC), in *out (free() it; NULL when *outlen is 0,
+ * a literal of zero-width characters only) with its length; 0 when the
+ * literal is not UTF-8 or the text layer would leave it alone.
  */
 int		text_fold(const uint8_t *, size_t, uint8_t **out, size_t *);
 

@@ -52,7 +52,6 @@ struct markup {
 	 * or a blank line, which always leaves a space.
 	 */
 	enum { WS_NONE, WS_SPACE, WS_BREAK, WS_SEP } ws;
-	int			 nbreaks;
 	int			 wide;		/* the last character out was */
 	int			 pre;		/* HTML: <pre>/<textarea> depth */
 	enum vigil_err		 err;
@@ -156,7 +155,6 @@ flow_out(struct markup *m, const uint8_t *p, size_t n)
 		if (m->ws != WS_NONE)
 			text_out(m, (const uint8_t *)" ", 1);
 		m->ws = WS_NONE;
-		m->nbreaks = 0;
 		text_out(m, p, n);
 		m->wide = ends_wide(p, n);
 		return;
@@ -174,7 +172,6 @@ flow_out(struct markup *m, const uint8_t *p, size_t n)
 			    !m->wide || !is_wide(p + i, n - i)))
 				buf[o++] = ' ';
 			m->ws = WS_NONE;
-			m->nbreaks = 0;
 			buf[o++] = c;
 			continue;
 		}
@@ -183,8 +180,9 @@ flow_out(struct markup *m, const uint8_t *p, size_t n)
 			/* Whether the word before the break ended wide. */
 			if (m->ws == WS_NONE || m->ws == WS_SPACE)
 				m->wide = o > 0 ? ends_wide(buf, o) : m->wide;
-			if (m->ws != WS_SEP)
-				m->ws = ++m->nbreaks > 1 ? WS_SEP : WS_BREAK;
+			/* A second break makes a blank line. */
+			m->ws = m->ws == WS_BREAK || m->ws == WS_SEP ? WS_SEP :
+			    WS_BREAK;
 		} else if (m->ws == WS_NONE)
 			m->ws = WS_SPACE;
 	}

@@ -212,27 +212,36 @@ add_pattern(struct eng_ruleset *rs, unsigned *cap, unsigned str, char *expr,
 	return VIGIL_OK;
 }
 
+/* Adds expr as string str's folded form (see DESIGN), litlen for a text. */
+static enum vigil_err
+add_alt(struct eng_ruleset *rs, unsigned *cap, unsigned str, char *expr,
+    uint32_t litlen)
+{
+	enum vigil_err	err;
+
+	if ((err = add_pattern(rs, cap, str, expr, 0)) != VIGIL_OK)
+		return err;
+	rs->patterns[rs->npatterns - 1].text_alt = 1;
+	rs->patterns[rs->npatterns - 1].litlen = litlen;
+	rs->strings[str].has_alt = 1;
+	return VIGIL_OK;
+}
+
 /* The folded form of text string str, when the text layer has another. */
 static enum vigil_err
 add_text_alt(struct eng_ruleset *rs, unsigned *cap, unsigned str)
 {
 	struct rs_string	*s = &rs->strings[str];
-	struct rs_pattern	*p;
 	uint8_t			*f;
 	size_t			 n;
-	enum vigil_err		 err;
+	char			*e;
 
-	if (!text_fold(s->text, s->textlen, &f, &n))
+	/* A literal of zero-width characters never meets the text layer. */
+	if (!text_fold(s->text, s->textlen, &f, &n) || n == 0)
 		return VIGIL_OK;
-	err = add_pattern(rs, cap, str, literal_expr(f, n, 0), 0);
+	e = literal_expr(f, n, 0);
 	free(f);
-	if (err != VIGIL_OK)
-		return err;
-	p = &rs->patterns[rs->npatterns - 1];
-	p->text_alt = 1;
-	p->litlen = (uint32_t)n;
-	s->has_alt = 1;
-	return VIGIL_OK;
+	return add_alt(rs, cap, str, e, (uint32_t)n);
 }
 
 /*
@@ -285,25 +294,25 @@ fold_regex(const char *expr)
 		/* One UTF-8 character (or a stray byte, copied as it is). */
 		for (k = 1; i + k < n && k < 4 && (p[i + k] & 0xc0) == 0x80; k++)
 			;
-		if (text_fold(p + i, k, &f, &fn)) {
-			for (size_t j = 0; j < fn; j++) {
-				char	x[4] = { '\\', 'x', hex[f[j] >> 4],
-				    hex[f[j] & 15] };
-
-				if (vg_buf_add(&b, x, 4) != VIGIL_OK) {
-					free(f);
-					goto fail;
-				}
-			}
-			free(f);
-			changed = 1;
-		} else {
-			if (k == 3 && p[i] == 0xe2 && p[i + 1] == 0x80 &&
-			    p[i + 2] >= 0x8b && p[i + 2] <= 0x8f)
-				goto fail;	/* zero-width: see above */
+		if (!text_fold(p + i, k, &f, &fn)) {
 			if (vg_buf_add(&b, p + i, k) != VIGIL_OK)
 				goto fail;
+			i += k;
+			continue;
 		}
+		if (fn == 0)
+			goto fail;	/* zero-width: see above */
+		for (size_t j = 0; j < fn; j++) {
+			char	x[4] = { '\\', 'x', hex[f[j] >> 4],
+			    hex[f[j] & 15] };
+
+			if (vg_buf_add(&b, x, 4) != VIGIL_OK) {
+				free(f);
+				goto fail;
+			}
+		}
+		free(f);
+		changed = 1;
 		i += k;
 	}
 	if (!changed || vg_buf_add(&b, "", 1) != VIGIL_OK)
@@ -312,21 +321,6 @@ fold_regex(const char *expr)
 fail:
 	vg_buf_free(&b);
 	return NULL;
-}
-
-/* The folded form of regular expression str, when it has one. */
-static enum vigil_err
-add_regex_alt(struct eng_ruleset *rs, unsigned *cap, unsigned str)
-{
-	char	*e = fold_regex(rs->strings[str].expr);
-
-	if (e == NULL)
-		return VIGIL_OK;
-	if (add_pattern(rs, cap, str, e, 0) != VIGIL_OK)
-		return VIGIL_E_NOMEM;
-	rs->patterns[rs->npatterns - 1].text_alt = 1;
-	rs->strings[str].has_alt = 1;
-	return VIGIL_OK;
 }
 
 /* Widths and the way each pattern runs, before the database is built. */
@@ -462,6 +456,7 @@ enum vigil_err
 match_compile(struct eng_ruleset *rs, struct eng_diag *d)
 {
 	unsigned	cap = 0, npo = 0;
+	char		*e;
 	enum vigil_err	err;
 
 	if (rs->mode == ENG_MODE_AUTO && hs_valid_platform() != HS_SUCCESS) {
@@ -490,7 +485,8 @@ match_compile(struct eng_ruleset *rs, struct eng_diag *d)
 			    vg_strdup(s->expr), 0)) != VIGIL_OK)
 				return err;
 			if (s->kind == RS_REGEX &&
-			    (err = add_regex_alt(rs, &cap, i)) != VIGIL_OK)
+			    (e = fold_regex(s->expr)) != NULL &&
+			    (err = add_alt(rs, &cap, i, e, 0)) != VIGIL_OK)
 				return err;
 		}
 	}
@@ -1041,7 +1037,8 @@ static int
 eval_int(const struct match_unit *u, const struct cond *c, uint64_t fsize,
     int64_t *v)
 {
-	int64_t	a, b;
+	const struct str_state	*st;
+	int64_t			 a, b;
 
 	switch (c->op) {
 	case E_INT:
@@ -1051,8 +1048,8 @@ eval_int(const struct match_unit *u, const struct cond *c, uint64_t fsize,
 		*v = (int64_t)fsize;
 		return 1;
 	case E_COUNT:
-		*v = u->ss[eval_slot(u, c->str)].gen == u->gen ?
-		    u->ss[eval_slot(u, c->str)].count : 0;
+		st = &u->ss[eval_slot(u, c->str)];
+		*v = st->gen == u->gen ? st->count : 0;
 		return 1;
 	case E_NEG:
 		if (!eval_int(u, c->a, fsize, &a))

@@ -326,13 +326,19 @@ text_fold(const uint8_t *p, size_t n, uint8_t **out, size_t *outlen)
 	for (i = 0; i < nu; i++)
 		if (!is_zero_width(u[i]))
 			u[nz++] = u[i];
+	if (nz == 0) {
+		/* Only zero-width characters: the layer drops them all. */
+		free(u);
+		*outlen = 0;
+		return 1;
+	}
 	z = u32_normalize(UNINORM_NFKC, u, nz, NULL, &nn);
 	free(u);
 	if (z == NULL)
 		return 0;
 	r = u32_to_u8(z, nn, NULL, &nr);
 	free(z);
-	if (r == NULL || nr == 0 || (nr == n && memcmp(r, p, n) == 0)) {
+	if (r == NULL || (nr == n && memcmp(r, p, n) == 0)) {
 		free(r);
 		return 0;
 	}

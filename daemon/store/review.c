@@ -113,12 +113,12 @@ static const char *const sql[Q__COUNT] = {
 	[Q_PURGE_AUDIT] = "DELETE FROM audit WHERE at < ?1",
 	[Q_PURGE_FEED] = "DELETE FROM feed WHERE at < ?1",
 	/*
-	 * Old verdicts, a batch at a time in id order from after ?3, but
-	 * never a bucket object's latest: that is what GET /v1/verdicts
-	 * answers for it.  The ids come back, so the next batch starts past
-	 * the old latest ones this one passed over.
+	 * Old verdicts, a batch at a time in (scanned, id) order from after
+	 * (?4, ?3) along verdicts_scanned, so no batch reads the records
+	 * being kept; never a bucket object's latest, which is what
+	 * GET /v1/objects/{bucket}/{key} answers.  The rows come back, so
+	 * the next batch starts past the latest ones this one passed over.
 	 */
-	/* Walks verdicts_scanned: never the year of records being kept. */
 	[Q_PURGE_VERDICTS] = "DELETE FROM verdicts WHERE id IN ("
 	    "SELECT v.id FROM verdicts v WHERE v.scanned < ?1 AND "
 	    "(v.scanned, v.id) > (?4, ?3) AND (v.bucket IS NULL OR "

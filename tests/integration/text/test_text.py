@@ -607,6 +607,25 @@ FOLD_EXPECT = {
 }
 
 
+def scan_written(h, d, files, rules):
+    """Writes files ({name: bytes}) into d and scans them with rules:
+    {name: sorted [(rule, path tuple)]}."""
+    for name, data in files.items():
+        with open(os.path.join(d, name), "wb") as f:
+            f.write(data)
+    rc, out, err = h.run([h.vigil, "scan", "--json", "--no-summary",
+                          "--rules", rules] + sorted(files), d)
+    check(rc in (0, 1), "vigil scan exit %s: %r" % (rc, short(err)))
+    got = {}
+    for line in out.decode().splitlines():
+        rec = json.loads(line)
+        got[rec["object"]] = sorted((m["rule"], tuple(m["path"]))
+                                    for m in rec["matches"])
+    missing = set(files) - set(got)
+    check(not missing, "no record for %s" % sorted(missing))
+    return got
+
+
 def fold_case(h):
     """Rule literals (and the characters of a regular expression outside
     its classes) that the text layer would change match it folded: a rule
@@ -619,22 +638,12 @@ def fold_case(h):
     rules = os.path.join(d, "fold.yar")
     with open(rules, "w", encoding="utf-8") as f:
         f.write(FOLD_RULES)
-    for name, data in FOLD_FILES.items():
-        with open(os.path.join(d, name), "wb") as f:
-            f.write(data)
-    rc, out, err = h.run([h.vigil, "scan", "--json", "--no-summary",
-                          "--rules", rules] + sorted(FOLD_EXPECT), d)
-    check(rc in (0, 1), "vigil scan exit %s: %r" % (rc, short(err)))
-    got = {}
-    for line in out.decode().splitlines():
-        rec = json.loads(line)
-        got[rec["object"]] = {m["rule"]: m["path"] for m in rec["matches"]}
+    got = scan_written(h, d, FOLD_FILES, rules)
     for name, want in FOLD_EXPECT.items():
-        have = got.get(name)
-        check(have is not None, "no record for %s" % name)
-        exp = {r: [name] if how == "raw" else [name, "#text"]
-               for r, how in want.items()}
-        check(have == exp, "%s: matches %s, expected %s" % (name, have, exp))
+        exp = sorted((r, (name,) if how == "raw" else (name, "#text"))
+                     for r, how in want.items())
+        check(got.get(name) == exp, "%s: matches %s, expected %s"
+              % (name, got.get(name), exp))
 
 
 # HTML as a browser lays it out: white space runs are one space, a line
@@ -669,17 +678,8 @@ WS_FILES = {
 def html_space_case(h):
     d = os.path.join(h.work, "html-space")
     os.makedirs(d, exist_ok=True)
-    for name, (data, _) in WS_FILES.items():
-        with open(os.path.join(d, name), "wb") as f:
-            f.write(data)
-    rc, out, err = h.run([h.vigil, "scan", "--json", "--no-summary",
-                          "--rules", RULES] + sorted(WS_FILES), d)
-    check(rc in (0, 1), "vigil scan exit %s: %r" % (rc, short(err)))
-    got = {}
-    for line in out.decode().splitlines():
-        rec = json.loads(line)
-        got[rec["object"]] = sorted((m["rule"], tuple(m["path"]))
-                                    for m in rec["matches"])
+    got = scan_written(h, d, {n: data for n, (data, _) in WS_FILES.items()},
+                       RULES)
     for name, (_, rule) in WS_FILES.items():
         want = [(rule, (name, "#text"))] if rule else []
         check(got.get(name) == want, "%s: matches %s, expected %s"

@@ -84,6 +84,24 @@ scan(const char *name, const void *data, size_t len, int text_layer)
 	return scan_lim(name, data, len, &lim);
 }
 
+/*
+ * Scans pdf with the text layer and frees it: rule must hit at path, or,
+ * with rule NULL, the verdict must be clean.
+ */
+static void
+expect_pdf(uint8_t *pdf, size_t len, const char *name, const char *rule,
+    const char *path)
+{
+	struct eng_result	*r = scan(name, pdf, len, 1);
+
+	if (rule != NULL)
+		assert_true(hit(r, rule, path));
+	else
+		assert_int_equal(r->verdict, VIGIL_CLEAN);
+	eng_result_free(r);
+	free(pdf);
+}
+
 /* The groups' setups: where poppler runs. */
 static int
 inproc(void **state)
@@ -276,10 +294,7 @@ test_cjk_cmap(void **state)
 	free(pdf);
 	/* The phrase with its last character changed (U+7AD6). */
 	pdf = make_cjk_pdf("6D898D4C7F517AD60020", &len);
-	r = scan("cjk.pdf", pdf, len, 1);
-	assert_int_equal(r->verdict, VIGIL_CLEAN);
-	eng_result_free(r);
-	free(pdf);
+	expect_pdf(pdf, len, "cjk.pdf", NULL, NULL);
 }
 
 /*
@@ -290,30 +305,20 @@ test_cjk_cmap(void **state)
 static void
 test_wrapped_lines(void **state)
 {
-	struct eng_result	*r;
-	uint8_t			*pdf;
-	size_t			 len;
+	uint8_t	*pdf;
+	size_t	 len;
 
 	(void)state;
 	/* U+6D89 U+8D4C | next line | U+7F51 U+7AD9. */
 	pdf = make_cjk_pdf("6D898D4C> Tj 0 -14 Td <7F517AD90020", &len);
-	r = scan("wrap.pdf", pdf, len, 1);
-	assert_true(hit(r, "needle_cjk", "wrap.pdf/#text"));
-	eng_result_free(r);
-	free(pdf);
+	expect_pdf(pdf, len, "wrap.pdf", "needle_cjk", "wrap.pdf/#text");
 	pdf = make_pdf("vigil needle casino) Tj 0 -14 Td (royale", "", 0,
 	    &len);
-	r = scan("en.pdf", pdf, len, 1);
-	assert_true(hit(r, "needle_ascii", "en.pdf/#text"));
-	eng_result_free(r);
-	free(pdf);
+	expect_pdf(pdf, len, "en.pdf", "needle_ascii", "en.pdf/#text");
 	/* Words are not glued: "casi" at a line's end, "no" after it. */
 	pdf = make_pdf("vigil needle casi) Tj 0 -14 Td (no royale", "", 0,
 	    &len);
-	r = scan("split.pdf", pdf, len, 1);
-	assert_int_equal(r->verdict, VIGIL_CLEAN);
-	eng_result_free(r);
-	free(pdf);
+	expect_pdf(pdf, len, "split.pdf", NULL, NULL);
 }
 
 /* Page text in #text, the content stream and embedded file inflated. */
