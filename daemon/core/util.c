@@ -98,6 +98,18 @@ vigil_limits_default(struct vigil_limits *l)
 }
 
 int
+vg_hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int
 vg_parse_size(const char *s, uint64_t *out)
 {
 	char			*end;

@@ -3,10 +3,11 @@
  *
  * Compiling 10,000 strings takes Vectorscan about a second, which every
  * `vigil scan` and every daemon start would pay again for the same rules
- * (yara has yarac for the same reason).  The database, with each
- * pattern's mode and widths, is saved under a key that covers everything
- * it was built from: the rule sources' hash, every expression and its
- * flags, the match mode, and the vigil and Vectorscan versions.  A file
+ * (yara has yarac for the same reason).  The database and the delta text
+ * pass's (delta.c), with each pattern's mode and widths, are saved under
+ * a key that covers everything they were built from: the rule sources'
+ * hash, every expression, its flags and whether the delta pass has it,
+ * the match mode, and the vigil and Vectorscan versions.  A file
  * that does not match its key in every respect is ignored and rebuilt.
  * Files are written to a temporary name and renamed, so readers never see
  * a torn one.  No cache directory set means no cache.
@@ -24,7 +25,7 @@
 #include "vigil/core.h"
 #include "ruleset_int.h"
 
-#define CACHE_MAGIC	"VGHSDB02"
+#define CACHE_MAGIC	"VGHSDB03"
 #define CACHE_MAX	(512u << 20)
 
 static char	cache_dir[1024];
@@ -59,6 +60,7 @@ cache_key(const struct eng_ruleset *rs, unsigned char key[32])
 
 		EVP_DigestUpdate(h, p->expr, strlen(p->expr) + 1);
 		EVP_DigestUpdate(h, &p->hs_flags, sizeof(p->hs_flags));
+		EVP_DigestUpdate(h, &p->text_pass, sizeof(p->text_pass));
 	}
 	EVP_DigestFinal_ex(h, key, &len);
 	EVP_MD_CTX_free(h);
@@ -90,6 +92,7 @@ dbcache_load(struct eng_ruleset *rs)
 	size_t		 off, need;
 	uint32_t	 n;
 	uint64_t	 dblen;
+	uint8_t		 delta;
 	int		 fd, ok = 0;
 
 	if (cache_dir[0] == '\0' || rs->npatterns == 0 ||
@@ -124,14 +127,28 @@ dbcache_load(struct eng_ruleset *rs)
 	}
 	memcpy(&dblen, buf + off, 8);
 	off += 8;
+	if (dblen > (uint64_t)st.st_size - off ||
+	    (dblen != 0 && hs_deserialize_database((const char *)buf + off,
+	    (size_t)dblen, &rs->db) != HS_SUCCESS))
+		goto out;	/* dblen 0: every pattern runs in PCRE2 */
+	off += (size_t)dblen;
+	/* The delta text pass: whether it runs, then its database. */
+	if ((uint64_t)st.st_size - off < 9)
+		goto out;
+	delta = buf[off];
+	memcpy(&dblen, buf + off + 1, 8);
+	off += 9;
 	if (dblen != (uint64_t)st.st_size - off)
 		goto out;
-	if (dblen == 0)
-		ok = 1;		/* every pattern runs in PCRE2 */
-	else if (hs_deserialize_database((const char *)buf + off,
-	    (size_t)dblen, &rs->db) == HS_SUCCESS)
+	rs->delta = rs->delta && delta;
+	if (dblen == 0 || hs_deserialize_database((const char *)buf + off,
+	    (size_t)dblen, &rs->db_delta) == HS_SUCCESS)
 		ok = 1;
 out:
+	if (!ok && rs->db != NULL) {
+		hs_free_database(rs->db);
+		rs->db = NULL;
+	}
 	if (!ok)
 		vg_log_debug("%s: stale or damaged; rebuilding", path);
 	vg_free(buf);
@@ -144,9 +161,10 @@ dbcache_store(const struct eng_ruleset *rs)
 {
 	unsigned char	 key[32];
 	char		 path[1200], tmp[1300];
-	char		*bytes = NULL;
-	size_t		 len = 0;
+	char		*bytes = NULL, *dbytes = NULL;
+	size_t		 len = 0, dlen = 0;
 	uint64_t	 dblen;
+	uint8_t		 delta = (uint8_t)rs->delta;
 	uint32_t	 n = rs->npatterns;
 	FILE		*f;
 	int		 fd, ok;
@@ -157,6 +175,9 @@ dbcache_store(const struct eng_ruleset *rs)
 	if (rs->db != NULL &&
 	    hs_serialize_database(rs->db, &bytes, &len) != HS_SUCCESS)
 		return;
+	if (rs->db_delta != NULL && hs_serialize_database(rs->db_delta,
+	    &dbytes, &dlen) != HS_SUCCESS)
+		goto out;
 	if (mkdir(cache_dir, 0700) == -1 && errno != EEXIST)
 		goto out;
 	cache_path(key, path, sizeof(path));
@@ -180,10 +201,15 @@ dbcache_store(const struct eng_ruleset *rs)
 	}
 	ok = ok && fwrite(&dblen, 8, 1, f) == 1 &&
 	    (len == 0 || fwrite(bytes, len, 1, f) == 1);
+	dblen = dlen;
+	ok = ok && fwrite(&delta, 1, 1, f) == 1 &&
+	    fwrite(&dblen, 8, 1, f) == 1 &&
+	    (dlen == 0 || fwrite(dbytes, dlen, 1, f) == 1);
 	if (fclose(f) != 0)
 		ok = 0;
 	if (!ok || rename(tmp, path) == -1)
 		unlink(tmp);
 out:
 	free(bytes);
+	free(dbytes);
 }

@@ -47,6 +47,30 @@ int		match_ctx_excerpt(const struct match_ctx *, const uint8_t **buf,
  */
 enum vigil_err	match_begin(struct match_ctx *, unsigned slot,
 		    struct match_unit **);
+/*
+ * A text unit whose text is the raw unit's in rawslot with only delta
+ * characters folded (plain UTF-8, delta.c): when the ruleset allows, it
+ * matches only the patterns those edits can affect and answers for the
+ * others from the raw unit, which must end before this one does and stay
+ * put until then.  match_upgrade() makes it match every pattern, when
+ * the text is about to differ in any other way: given all the text fed so
+ * far, exactly as an ordinary unit would have; given NULL, from the
+ * history on (see match.c).
+ */
+enum vigil_err	match_begin_delta(struct match_ctx *, unsigned slot,
+		    unsigned rawslot, struct match_unit **);
+void		match_upgrade(struct match_unit *, const void *text,
+		    size_t len);
+/*
+ * A delta unit starts dormant, matching nothing, until the raw unit meets
+ * a guard (delta.c): then match_delta_wanted(), and match_activate() with
+ * all the text fed so far matches it from the start.
+ */
+int		match_unit_dormant(const struct match_unit *);
+int		match_delta_wanted(const struct match_unit *);
+void		match_activate(struct match_unit *, const void *text,
+		    size_t len);
+int		match_unit_delta(const struct match_unit *);
 /* Feed the next bytes of the unit; chunks may be of any size. */
 enum vigil_err	match_feed(struct match_unit *, const void *, size_t);
 /*
@@ -73,6 +97,22 @@ uint64_t	match_unit_bytes(const struct match_unit *);
  * literal is not UTF-8 or the text layer would leave it alone.
  */
 int		text_fold(const uint8_t *, size_t, uint8_t **out, size_t *);
+/*
+ * delta.c: the full-width marks a delta pass allows, ，：；！？（）, and
+ * their ASCII forms , : ; ! ? ( ) (bits of 0x20-0x3f).
+ */
+static inline int
+delta_product(uint8_t b)
+{
+	return b >= 0x20 && b < 0x40 && ((0x8c001302u >> (b - 0x20)) & 1);
+}
+
+static inline int
+delta_char(uint32_t c)
+{
+	return c >= 0xff01 && c <= 0xff5e &&
+	    delta_product((uint8_t)(c - 0xfee0));
+}
 
 /* classify.c: one libmagic handle per thread, loaded once. */
 struct classifier;

@@ -37,6 +37,11 @@
  * whose matches are kept apart (state slot nstrings + string): the raw
  * layer counts only the literal as written, the text layer only the
  * folded form.
+ *
+ * A delta text unit (delta.c) runs db_delta, the few patterns the
+ * full-width marks of Chinese prose can affect, and str_state() answers
+ * for every other string from the raw unit of the same bytes.  It starts
+ * dormant, with no stream, until the raw unit meets a guard.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -97,6 +102,20 @@ struct match_unit {
 	size_t			 wincap;
 	const uint8_t		*wdata;		/* current window */
 	size_t			 wlen;
+	/*
+	 * A delta text unit (match_begin_delta()): its stream is db_delta's
+	 * and rawsrc answers for the other strings.  Once upgraded, the
+	 * stream is db's, opened at unit offset sbase and fed the history
+	 * again (replay) for the patterns it has just gained.
+	 */
+	unsigned		 slot;
+	int			 guard_hit;	/* a raw unit met a guard */
+	int			 dormant;	/* delta, no stream yet */
+	int			 delta;
+	int			 upgraded;
+	int			 replay;
+	struct match_unit	*rawsrc;
+	uint64_t		 sbase;
 	/* Excerpts: the chunk being fed, at stream offset curbase. */
 	struct exc		**exc;		/* per string, lazily */
 	unsigned		 nexc;
@@ -352,9 +371,9 @@ classify_pattern(struct eng_ruleset *rs, struct rs_pattern *p,
 		p->minw = 0;
 		p->maxw = UINT32_MAX;
 	}
-	if (s->kind == RS_TEXT)
+	if (s->kind == RS_TEXT && !p->guard)
 		p->minw = p->maxw = p->litlen * (p->wide ? 2 : 1);
-	if (p->maxw == 0 && p->mode == PAT_HS_EXACT)
+	if (p->maxw == 0 && p->mode == PAT_HS_EXACT && !p->guard)
 		return diag_at(d, rs, s, VIGIL_E_SYNTAX, "string '$%s' can "
 		    "match an empty string", s->name);
 	if (p->maxw > RS_MAX_MATCH)
@@ -452,6 +471,75 @@ out:
 	return err;
 }
 
+/* A guard (delta.c) in the raw database for each pattern of the delta pass. */
+static enum vigil_err
+add_guards(struct eng_ruleset *rs, unsigned *cap)
+{
+	unsigned	n = rs->npatterns;
+	enum vigil_err	err;
+
+	for (unsigned i = 0; rs->delta && i < n; i++) {
+		struct rs_pattern	*g;
+		unsigned		 flags;
+
+		if (!rs->patterns[i].text_pass)
+			continue;
+		flags = rs->patterns[i].hs_flags;
+		if ((err = add_pattern(rs, cap, rs->patterns[i].string,
+		    delta_guard_expr(rs->patterns[i].expr),
+		    rs->patterns[i].wide)) != VIGIL_OK)
+			return err;
+		g = &rs->patterns[rs->npatterns - 1];
+		g->guard = 1;
+		g->hs_flags = flags | HS_FLAG_SINGLEMATCH;
+	}
+	return VIGIL_OK;
+}
+
+/*
+ * The delta text pass's database: the patterns delta.c marked, modes as
+ * the full build left them.  Best effort: if Vectorscan refuses the
+ * subset, every text unit matches every pattern, as without it.
+ */
+static void
+compile_delta(struct eng_ruleset *rs)
+{
+	const char		**exprs;
+	unsigned		 *flags, *ids, n = 0;
+	hs_compile_error_t	 *cerr = NULL;
+
+	if (!rs->delta)
+		return;
+	exprs = vg_calloc(rs->npatterns + 1, sizeof(*exprs));
+	flags = vg_calloc(rs->npatterns + 1, sizeof(*flags));
+	ids = vg_calloc(rs->npatterns + 1, sizeof(*ids));
+	if (exprs == NULL || flags == NULL || ids == NULL) {
+		rs->delta = 0;
+		goto out;
+	}
+	for (unsigned i = 0; i < rs->npatterns; i++) {
+		struct rs_pattern *p = &rs->patterns[i];
+
+		if (!p->text_pass || p->mode == PAT_PCRE_ONLY)
+			continue;
+		exprs[n] = p->expr;
+		flags[n] = p->hs_flags | (p->mode == PAT_HS_PREFILTER ?
+		    HS_FLAG_PREFILTER : 0);
+		ids[n++] = i;
+	}
+	if (n > 0 && hs_compile_multi(exprs, flags, ids, n, HS_MODE_STREAM,
+	    NULL, &rs->db_delta, &cerr) != HS_SUCCESS) {
+		vg_log_debug("delta text pass: %s; matching every pattern on "
+		    "text", cerr->message);
+		hs_free_compile_error(cerr);
+		rs->delta = 0;
+	}
+out:
+	vg_free(exprs);
+	vg_free(flags);
+	vg_free(ids);
+}
+
 enum vigil_err
 match_compile(struct eng_ruleset *rs, struct eng_diag *d)
 {
@@ -490,6 +578,9 @@ match_compile(struct eng_ruleset *rs, struct eng_diag *d)
 				return err;
 		}
 	}
+	delta_classify(rs);
+	if ((err = add_guards(rs, &cap)) != VIGIL_OK)
+		return err;
 	if (!dbcache_load(rs)) {
 		for (unsigned i = 0; i < rs->npatterns; i++)
 			if ((err = classify_pattern(rs, &rs->patterns[i], d))
@@ -497,12 +588,18 @@ match_compile(struct eng_ruleset *rs, struct eng_diag *d)
 				return err;
 		if ((err = compile_hs(rs, d)) != VIGIL_OK)
 			return err;
+		compile_delta(rs);
 		dbcache_store(rs);
 	}
 
 	for (unsigned i = 0; i < rs->npatterns; i++) {
 		struct rs_pattern *p = &rs->patterns[i];
 
+		if (p->guard) {
+			/* Only Vectorscan can watch for it. */
+			rs->delta_always |= p->mode == PAT_PCRE_ONLY;
+			continue;
+		}
 		p->fixed = p->mode == PAT_HS_EXACT && p->minw == p->maxw;
 		if (!p->fixed && (err = compile_pcre(rs, p, d)) != VIGIL_OK)
 			return err;
@@ -512,7 +609,8 @@ match_compile(struct eng_ruleset *rs, struct eng_diag *d)
 	if ((rs->pcre_only = vg_calloc(npo + 1, sizeof(unsigned))) == NULL)
 		return VIGIL_E_NOMEM;
 	for (unsigned i = 0; i < rs->npatterns; i++)
-		if (rs->patterns[i].mode == PAT_PCRE_ONLY)
+		if (rs->patterns[i].mode == PAT_PCRE_ONLY &&
+		    !rs->patterns[i].guard)
 			rs->pcre_only[rs->npcre_only++] = i;
 	return VIGIL_OK;
 }
@@ -527,6 +625,7 @@ match_free(struct eng_ruleset *rs)
 	vg_free(rs->patterns);
 	vg_free(rs->pcre_only);
 	hs_free_database(rs->db);
+	hs_free_database(rs->db_delta);
 }
 
 /* Runtime ------------------------------------------------------------ */
@@ -616,8 +715,9 @@ match_ctx_prepare(struct match_ctx *ctx, struct eng_ruleset *rs)
 		unit_free(ctx->units[i]);
 		ctx->units[i] = NULL;
 	}
-	if (rs->db != NULL && hs_alloc_scratch(rs->db, &ctx->scratch) !=
-	    HS_SUCCESS)
+	if ((rs->db != NULL && hs_alloc_scratch(rs->db, &ctx->scratch) !=
+	    HS_SUCCESS) || (rs->db_delta != NULL &&
+	    hs_alloc_scratch(rs->db_delta, &ctx->scratch) != HS_SUCCESS))
 		return VIGIL_E_NOMEM;
 	ctx->rs = rs;
 	return VIGIL_OK;
@@ -646,8 +746,9 @@ unit_new(struct match_ctx *ctx, struct match_unit **out)
 	return VIGIL_OK;
 }
 
-enum vigil_err
-match_begin(struct match_ctx *ctx, unsigned slot, struct match_unit **out)
+static enum vigil_err
+begin_unit(struct match_ctx *ctx, unsigned slot, const hs_database_t *db,
+    struct match_unit **out)
 {
 	struct match_unit	*u;
 	enum vigil_err		 err;
@@ -658,6 +759,7 @@ match_begin(struct match_ctx *ctx, unsigned slot, struct match_unit **out)
 	    (err = unit_new(ctx, &ctx->units[slot])) != VIGIL_OK)
 		return err;
 	u = ctx->units[slot];
+	u->slot = slot;
 	if (++ctx->gen == 0) {
 		/* Wrapped: forget every generation, once in 2^32 units. */
 		for (unsigned i = 0; i < MATCH_SLOTS; i++) {
@@ -680,11 +782,74 @@ match_begin(struct match_ctx *ctx, unsigned slot, struct match_unit **out)
 	u->histlen = 0;
 	u->avail = 0;
 	u->err = VIGIL_OK;
-	if (ctx->rs->db != NULL &&
-	    hs_open_stream(ctx->rs->db, 0, &u->stream) != HS_SUCCESS)
+	u->delta = u->upgraded = u->replay = u->dormant = u->guard_hit = 0;
+	u->rawsrc = NULL;
+	u->sbase = 0;
+	if (db != NULL && hs_open_stream(db, 0, &u->stream) != HS_SUCCESS)
 		return VIGIL_E_NOMEM;
 	*out = u;
 	return VIGIL_OK;
+}
+
+enum vigil_err
+match_begin(struct match_ctx *ctx, unsigned slot, struct match_unit **out)
+{
+	return begin_unit(ctx, slot, ctx->rs->db, out);
+}
+
+enum vigil_err
+match_begin_delta(struct match_ctx *ctx, unsigned slot, unsigned rawslot,
+    struct match_unit **out)
+{
+	enum vigil_err	err;
+
+	if (!ctx->rs->delta || rawslot >= MATCH_SLOTS ||
+	    ctx->units[rawslot] == NULL)
+		return match_begin(ctx, slot, out);
+	if ((err = begin_unit(ctx, slot, ctx->rs->delta_always ?
+	    ctx->rs->db_delta : NULL, out)) != VIGIL_OK)
+		return err;
+	(*out)->delta = 1;
+	(*out)->dormant = !ctx->rs->delta_always;
+	(*out)->rawsrc = ctx->units[rawslot];
+	return VIGIL_OK;
+}
+
+int
+match_unit_delta(const struct match_unit *u)
+{
+	return u != NULL && u->delta;
+}
+
+int
+match_delta_wanted(const struct match_unit *u)
+{
+	return u != NULL && u->dormant && u->rawsrc->guard_hit;
+}
+
+int
+match_unit_dormant(const struct match_unit *u)
+{
+	return u != NULL && u->dormant;
+}
+
+void
+match_activate(struct match_unit *u, const void *text, size_t len)
+{
+	struct match_unit	*raw = u->rawsrc, *nu;
+	enum vigil_err		 err;
+
+	if (!u->dormant)
+		return;
+	if ((err = begin_unit(u->ctx, u->slot, u->rs->db_delta, &nu)) !=
+	    VIGIL_OK) {
+		u->err = err;
+		return;
+	}
+	nu->delta = 1;
+	nu->rawsrc = raw;
+	if (len > 0)
+		(void)match_feed(nu, text, len);
 }
 
 uint64_t
@@ -790,6 +955,14 @@ on_hs_match(unsigned id, unsigned long long from, unsigned long long to,
 
 	(void)from;
 	(void)flags;
+	if (p->guard) {
+		u->guard_hit = 1;
+		return 0;
+	}
+	/* Replayed history: the delta stream has seen these already. */
+	if (u->replay && p->text_pass)
+		return 0;
+	to += u->sbase;
 	if (p->fixed && !p->fullword) {
 		record(u, pat_slot(u, p), to - p->maxw, to);
 		return 0;
@@ -909,7 +1082,7 @@ confirm(struct match_unit *u, int eof)
 
 		if (ps->gen != u->gen) {
 			ps->gen = u->gen;
-			ps->next_start = 0;
+			ps->next_start = u->sbase;
 		}
 		for (j = i; j < u->ncands && u->cands[j].pat == id; j++) {
 			uint64_t	end = u->cands[j].end;
@@ -948,9 +1121,11 @@ confirm(struct match_unit *u, int eof)
 		struct pat_state	*ps = &u->pst[id];
 		int64_t			 final = decided_upto(u, p, eof);
 
+		if (u->delta && !p->text_pass)
+			continue;
 		if (ps->gen != u->gen) {
 			ps->gen = u->gen;
-			ps->next_start = 0;
+			ps->next_start = u->sbase;
 		}
 		if (final < 0 || (int64_t)ps->next_start > final)
 			continue;
@@ -1022,7 +1197,7 @@ match_feed(struct match_unit *u, const void *buf, size_t len)
 	    u->err == VIGIL_OK)
 		u->err = VIGIL_E_ENGINE;
 	u->avail += len;
-	if (u->ncands != 0 || u->rs->npcre_only != 0) {
+	if (!u->dormant && (u->ncands != 0 || u->rs->npcre_only != 0)) {
 		if ((err = make_window(u, data, len)) != VIGIL_OK)
 			u->err = err;
 		else
@@ -1032,13 +1207,104 @@ match_feed(struct match_unit *u, const void *buf, size_t len)
 	return u->err;
 }
 
+/*
+ * From here on the text may differ from the raw bytes in ways delta.c did
+ * not vet, so every pattern must run on it.  Given the text so far, the
+ * unit starts again as an ordinary one and is fed it: the result is as if
+ * it had never been a delta unit.  Without it, the new stream starts at
+ * the oldest byte of history, which it is fed again so that a match
+ * ending ahead can start there (maxw <= RS_MAX_MATCH < HISTORY); what the
+ * delta stream already reported is not reported twice, and str_state()
+ * combines what came before with the raw unit's matches.
+ */
+void
+match_upgrade(struct match_unit *u, const void *text, size_t len)
+{
+	const struct eng_ruleset *rs = u->rs;
+	struct match_unit	*nu;
+	enum vigil_err		 err;
+
+	if (!u->delta)
+		return;
+	if (u->stream != NULL) {
+		(void)hs_close_stream(u->stream, NULL, NULL, NULL);
+		u->stream = NULL;
+	}
+	if (text != NULL || u->avail == 0) {
+		if ((err = begin_unit(u->ctx, u->slot, rs->db, &nu)) !=
+		    VIGIL_OK)
+			u->err = err;
+		else if (len > 0)
+			(void)match_feed(nu, text, len);
+		return;
+	}
+	u->delta = u->dormant = 0;
+	u->upgraded = 1;
+	u->sbase = u->avail - u->histlen;
+	if (rs->db == NULL)
+		return;
+	if (hs_open_stream(rs->db, 0, &u->stream) != HS_SUCCESS) {
+		u->stream = NULL;
+		u->err = VIGIL_E_NOMEM;
+		return;
+	}
+	if (u->histlen == 0)
+		return;
+	u->cur = NULL;
+	u->curlen = 0;
+	u->curbase = u->avail;
+	u->replay = 1;
+	if (hs_scan_stream(u->stream, (const char *)u->hist,
+	    (unsigned)u->histlen, 0, u->ctx->scratch, on_hs_match, u) !=
+	    HS_SUCCESS && u->err == VIGIL_OK)
+		u->err = VIGIL_E_ENGINE;
+	u->replay = 0;
+}
+
+/*
+ * The state string str is judged by, in *st; 0 when it has no match.  A
+ * delta text unit answers for the strings its pass leaves out from the
+ * raw unit, whose matches they are (delta.c), and *own says which; after
+ * an upgrade, from both: the text has them from sbase on, the raw bytes
+ * before it, and a count is the larger of the two.
+ */
+static int
+str_state(const struct match_unit *u, unsigned str, struct str_state *st,
+    int *own)
+{
+	unsigned		 k = eval_slot(u, str);
+	const struct str_state	*a = &u->ss[k], *b;
+	int			 ha = a->gen == u->gen && a->count > 0, hb;
+
+	*own = 1;
+	if (ha)
+		*st = *a;
+	if (u->rawsrc == NULL || u->layer != LAYER_TEXT ||
+	    u->rs->strings[str].text_pass)
+		return ha;
+	b = &u->rawsrc->ss[k];
+	hb = b->gen == u->rawsrc->gen && b->count > 0;
+	if (!hb)
+		return ha && u->upgraded;
+	if (!ha || !u->upgraded) {
+		*st = *b;
+		*own = 0;
+		return 1;
+	}
+	if (b->count > st->count)
+		st->count = b->count;
+	st->bits |= b->bits;
+	return 1;
+}
+
 /* Integer value of e; 0 when undefined (division by zero). */
 static int
 eval_int(const struct match_unit *u, const struct cond *c, uint64_t fsize,
     int64_t *v)
 {
-	const struct str_state	*st;
-	int64_t			 a, b;
+	struct str_state	st;
+	int64_t			a, b;
+	int			own;
 
 	switch (c->op) {
 	case E_INT:
@@ -1048,8 +1314,7 @@ eval_int(const struct match_unit *u, const struct cond *c, uint64_t fsize,
 		*v = (int64_t)fsize;
 		return 1;
 	case E_COUNT:
-		st = &u->ss[eval_slot(u, c->str)];
-		*v = st->gen == u->gen ? st->count : 0;
+		*v = str_state(u, c->str, &st, &own) ? st.count : 0;
 		return 1;
 	case E_NEG:
 		if (!eval_int(u, c->a, fsize, &a))
@@ -1065,16 +1330,19 @@ eval_int(const struct match_unit *u, const struct cond *c, uint64_t fsize,
 static int
 str_hit(const struct match_unit *u, unsigned str)
 {
-	unsigned	k = eval_slot(u, str);
+	struct str_state	st;
+	int			own;
 
-	return u->ss[k].gen == u->gen && u->ss[k].count > 0;
+	return str_state(u, str, &st, &own);
 }
 
 static int
 eval(const struct match_unit *u, const struct cond *c, uint64_t fsize)
 {
-	int64_t		a, b;
-	unsigned	n;
+	struct str_state	st;
+	int64_t			a, b;
+	unsigned		n;
+	int			own;
 
 	switch (c->op) {
 	case C_TRUE:
@@ -1091,9 +1359,8 @@ eval(const struct match_unit *u, const struct cond *c, uint64_t fsize)
 		return str_hit(u, c->str);
 	case C_AT:
 	case C_IN:
-		return str_hit(u, c->str) &&
-		    (u->ss[eval_slot(u, c->str)].bits &
-		    (1ULL << c->range)) != 0;
+		return str_state(u, c->str, &st, &own) &&
+		    (st.bits & (1ULL << c->range)) != 0;
 	case C_OF:
 		n = 0;
 		for (unsigned i = 0; i < c->nset; i++)
@@ -1117,6 +1384,7 @@ eval_rule(struct match_unit *u, unsigned ri, const char *mime,
     enum match_layer layer, match_report_fn fn, void *arg)
 {
 	const struct rs_rule	*r = &u->rs->rules[ri];
+	const struct match_unit	*src = u;
 	uint64_t		 off = UINT64_MAX;
 	unsigned		 first = UINT32_MAX;
 
@@ -1127,17 +1395,27 @@ eval_rule(struct match_unit *u, unsigned ri, const char *mime,
 	u->layer = layer;
 	if (!eval(u, r->cond, u->avail))
 		return;
-	for (unsigned i = 0; i < r->nstrings; i++) {
-		unsigned s = r->first_string + i;
+	/*
+	 * The first hit, from this unit's own strings when it has any: a
+	 * delta unit's others are raw matches at raw offsets, and a rule
+	 * holding on them alone holds in the raw layer too (delta.c).
+	 */
+	for (int pass = 1; pass >= 0 && first == UINT32_MAX; pass--)
+		for (unsigned i = 0; i < r->nstrings; i++) {
+			struct str_state	st;
+			unsigned		s = r->first_string + i;
+			int			own;
 
-		if (str_hit(u, s) && u->ss[eval_slot(u, s)].first < off) {
-			off = u->ss[eval_slot(u, s)].first;
-			first = eval_slot(u, s);
+			if (str_state(u, s, &st, &own) && own == pass &&
+			    st.first < off) {
+				off = st.first;
+				first = eval_slot(u, s);
+				src = own ? u : u->rawsrc;
+			}
 		}
-	}
-	u->ctx->rep = first != UINT32_MAX && u->exc != NULL &&
-	    u->exc[first] != NULL && u->exc[first]->gen == u->gen ?
-	    u->exc[first] : NULL;
+	u->ctx->rep = first != UINT32_MAX && src->exc != NULL &&
+	    src->exc[first] != NULL && src->exc[first]->gen == src->gen ?
+	    src->exc[first] : NULL;
 	fn(arg, ri, off == UINT64_MAX ? 0 : off);
 	u->ctx->rep = NULL;
 }
@@ -1166,7 +1444,7 @@ match_end_layer(struct match_unit *u, const char *mime,
 	u->cur = NULL;
 	u->curlen = 0;
 	u->curbase = u->avail;
-	if (err == VIGIL_OK)
+	if (err == VIGIL_OK && !u->dormant)
 		confirm(u, 1);
 	u->ncands = 0;
 	if (u->err != VIGIL_OK)
@@ -1188,4 +1466,13 @@ match_eval_layer(struct match_unit *u, const char *mime,
 	for (unsigned i = 0; i < u->ntouched; i++)
 		if (rs->rules[u->touched[i]].string_driven)
 			eval_rule(u, u->touched[i], mime, layer, fn, arg);
+	/* A delta unit's rules hit only through the raw unit's strings. */
+	if (u->rawsrc == NULL || layer != LAYER_TEXT)
+		return;
+	for (unsigned i = 0; i < u->rawsrc->ntouched; i++) {
+		unsigned ri = u->rawsrc->touched[i];
+
+		if (rs->rules[ri].string_driven && u->rule_gen[ri] != u->gen)
+			eval_rule(u, ri, mime, layer, fn, arg);
+	}
 }

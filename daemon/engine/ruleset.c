@@ -386,17 +386,6 @@ is_keyword(const struct tok *t)
 
 /* Strings: text, hex, regex ----------------------------------------- */
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* Decodes a text string's escapes into out. */
 static enum vigil_err
 decode_text(struct parser *ps, const struct tok *t, struct vg_buf *out)
@@ -426,8 +415,8 @@ decode_text(struct parser *ps, const struct tok *t, struct vg_buf *out)
 			break;
 		case 'x':
 			if (i + 2 >= t->n + 1 ||
-			    (hi = hexval((unsigned char)t->p[i + 1])) < 0 ||
-			    (lo = hexval((unsigned char)t->p[i + 2])) < 0)
+			    (hi = vg_hexval((unsigned char)t->p[i + 1])) < 0 ||
+			    (lo = vg_hexval((unsigned char)t->p[i + 2])) < 0)
 				return perr_at(ps, VIGIL_E_SYNTAX, t->line,
 				    t->col + 1 + (int)i,
 				    "\\x needs two hex digits");
@@ -504,14 +493,14 @@ lex_hex(struct parser *ps, struct vg_buf *out)
 			lx_advance(lx, 1);
 			return VIGIL_OK;
 		}
-		if (hexval(c) >= 0 || c == '?') {
+		if (vg_hexval(c) >= 0 || c == '?') {
 			int c2 = lx_peekc(lx, 1);
 
-			if (c2 == -1 || (hexval(c2) < 0 && c2 != '?'))
+			if (c2 == -1 || (vg_hexval(c2) < 0 && c2 != '?'))
 				return perr_at(ps, VIGIL_E_SYNTAX, line, col,
 				    "hex bytes come in pairs of digits");
-			if (hex_byte_class(out, c == '?' ? -1 : hexval(c),
-			    c2 == '?' ? -1 : hexval(c2)) != VIGIL_OK)
+			if (hex_byte_class(out, c == '?' ? -1 : vg_hexval(c),
+			    c2 == '?' ? -1 : vg_hexval(c2)) != VIGIL_OK)
 				return perr_at(ps, VIGIL_E_LIMIT, line, col,
 				    "hex string too long");
 			lx_advance(lx, 2);
@@ -645,8 +634,8 @@ lex_regex(struct parser *ps, struct vg_buf *out, unsigned *mods)
 				return perr_at(ps, VIGIL_E_SYNTAX, line, col,
 				    "unterminated regular expression");
 			if (e == 'x') {
-				if (hexval(lx_peekc(lx, 2)) < 0 ||
-				    hexval(lx_peekc(lx, 3)) < 0)
+				if (vg_hexval(lx_peekc(lx, 2)) < 0 ||
+				    vg_hexval(lx_peekc(lx, 3)) < 0)
 					return perr_at(ps, VIGIL_E_SYNTAX,
 					    line, col,
 					    "\\x needs two hex digits");

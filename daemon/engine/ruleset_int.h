@@ -47,6 +47,7 @@ struct rs_string {
 	unsigned	 nranges;
 	int		 counted;	/* #a: every match matters */
 	int		 has_alt;	/* a text-layer form differs (match.c) */
+	int		 text_pass;	/* the delta text pass needs it (delta.c) */
 };
 
 enum cond_op {
@@ -102,6 +103,8 @@ struct rs_pattern {
 	int		 wide;		/* fullword looks two bytes away */
 	int		 fullword;
 	int		 text_alt;	/* the string's text-layer form */
+	int		 text_pass;	/* in db_delta (delta.c) */
+	int		 guard;		/* a guard in db (delta.c) */
 	uint32_t	 litlen;	/* RS_TEXT: bytes of the literal */
 	pcre2_code	*re;		/* NULL when fixed */
 };
@@ -119,6 +122,10 @@ struct eng_ruleset {
 	unsigned		*always_rules;	/* rules not string-driven */
 	unsigned		 nalways;
 	hs_database_t		*db;		/* NULL without HS patterns */
+	/* The text pass for units with delta edits only (delta.c). */
+	hs_database_t		*db_delta;	/* NULL: nothing sensitive */
+	int			 delta;		/* some string is not */
+	int			 delta_always;	/* a guard is missing */
 	char			 version[65];
 	enum eng_match_mode	 mode;
 };
@@ -128,6 +135,11 @@ enum vigil_err	match_compile(struct eng_ruleset *, struct eng_diag *);
 void		match_free(struct eng_ruleset *);
 
 /* dbcache.c: 1 when the compiled database came from the cache. */
+/* delta.c: marks what the delta text pass needs (text_pass, delta). */
+void		delta_classify(struct eng_ruleset *);
+/* delta.c: a guard for a text_pass pattern's expression, or NULL. */
+char		*delta_guard_expr(const char *);
+
 int		dbcache_load(struct eng_ruleset *);
 void		dbcache_store(const struct eng_ruleset *);
 

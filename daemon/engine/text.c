@@ -25,6 +25,12 @@
  * layer started plus that base; a rule counting more matches than the
  * seeded history holds can miss in the text layer after a late switch,
  * never in the raw one.
+ *
+ * Plain UTF-8 (no charset, no markup, no BOM) that changes only at the
+ * full-width marks of Chinese prose needs little matching either: its
+ * unit is a delta unit (delta.c) that takes most strings' matches from
+ * the raw unit, sleeps until a guard wakes it, and keeps its text in
+ * tl->replay meanwhile.  The first other change upgrades it.
  */
 #include <errno.h>
 #ifdef __SSE2__
@@ -48,6 +54,8 @@
 /* What one call may add before a flush: a chunk and then some. */
 #define TL_OUT_MAX	(4u << 20)
 #define TL_SEED		8192
+/* Text a delta unit keeps to start again from on an upgrade (delta.c). */
+#define TL_REPLAY	(4u << 20)
 #define STABLE_MAX	0x30000
 
 /*
@@ -350,7 +358,7 @@ text_fold(const uint8_t *p, size_t n, uint8_t **out, size_t *outlen)
 static enum vigil_err
 flush_out(struct tl *tl)
 {
-	enum vigil_err	err;
+	enum vigil_err	err = VIGIL_OK;
 
 	if (tl->out.len == 0)
 		return VIGIL_OK;
@@ -359,7 +367,21 @@ flush_out(struct tl *tl)
 		tl->stopped = 1;
 		return VIGIL_OK;
 	}
-	err = match_feed(tl->unit, tl->out.data, tl->out.len);
+	/*
+	 * A delta unit's text is kept while it fits, to start matching from
+	 * when a guard is met or to start over from on an upgrade.  A unit
+	 * still dormant when it stops fitting starts now.
+	 */
+	if (tl->delta && tl->replay.max != 0 && vg_buf_add(&tl->replay,
+	    tl->out.data, tl->out.len) != VIGIL_OK) {
+		match_activate(tl->unit, tl->replay.data, tl->replay.len);
+		vg_buf_free(&tl->replay);
+		tl->replay.max = 0;
+	}
+	if (tl->replay.max != 0 && match_delta_wanted(tl->unit))
+		match_activate(tl->unit, tl->replay.data, tl->replay.len);
+	else
+		err = match_feed(tl->unit, tl->out.data, tl->out.len);
 	vg_buf_reset(&tl->out);
 	return err;
 }
@@ -393,7 +415,7 @@ nf_flush(struct tl *tl)
  * gets the ASCII byte a full-width form becomes, 0 for the others.
  */
 static inline size_t
-fast_char(const uint8_t *p, size_t n, size_t i, uint8_t *fw)
+fast_char(const uint8_t *p, size_t n, size_t i, int delta, uint8_t *fw)
 {
 	uint8_t	b = p[i];
 	ucs4_t	c;
@@ -414,7 +436,8 @@ fast_char(const uint8_t *p, size_t n, size_t i, uint8_t *fw)
 	    p[i + 2] <= 0x9e))) {
 		*fw = (uint8_t)(p[i + 1] == 0xbc ? p[i + 2] - 0x60 :
 		    p[i + 2] - 0x20);
-		return 3;
+		/* Under a delta pass, tl_text() upgrades at the others. */
+		return delta && !delta_product(*fw) ? 0 : 3;
 	}
 	l = utf8_next(p + i, n - i, &c);
 	return l > 0 && !is_unstable(c) ? (size_t)l : 0;
@@ -435,7 +458,7 @@ fast_run(struct tl *tl, const uint8_t *p, size_t n, size_t *ip)
 	uint8_t		*o0, *o, fw;
 	enum vigil_err	 err;
 
-	if (fast_char(p, n, i, &fw) == 0)
+	if (fast_char(p, n, i, tl->delta, &fw) == 0)
 		return VIGIL_OK;
 	if ((err = nf_flush(tl)) != VIGIL_OK)
 		return err;
@@ -465,7 +488,7 @@ fast_run(struct tl *tl, const uint8_t *p, size_t n, size_t *ip)
 			i = j;
 			continue;
 		}
-		if ((l = fast_char(p, n, i, &fw)) == 0)
+		if ((l = fast_char(p, n, i, tl->delta, &fw)) == 0)
 			break;
 		li = i;
 		lo = (size_t)(o - o0);
@@ -501,7 +524,7 @@ tl_text(struct tl *tl, const uint8_t *p, size_t n)
 
 	while (!tl->stopped && (i < n || tl->nu8 > 0)) {
 		ucs4_t	c;
-		int	len;
+		int	len, bad = 0;
 
 		if (tl->nu8 > 0) {
 			/* A sequence cut by the end of the last chunk. */
@@ -516,6 +539,7 @@ tl_text(struct tl *tl, const uint8_t *p, size_t n)
 			if (len < 0) {
 				c = 0xfffd;
 				len = 1;
+				bad = 1;
 			}
 			if ((size_t)len <= tl->nu8) {
 				/* Invalid lead byte: drop it, retry the rest. */
@@ -543,8 +567,22 @@ tl_text(struct tl *tl, const uint8_t *p, size_t n)
 			if (len < 0) {
 				c = 0xfffd;
 				len = 1;
+				bad = 1;
 			}
 			i += (size_t)len;
+		}
+		/*
+		 * An edit other than a delta character: from here on every
+		 * pattern runs on the text.  What the filter holds may still
+		 * compose with c, so only the output is handed over first.
+		 */
+		if (tl->delta && (bad || (is_unstable(c) && !delta_char(c)))) {
+			if ((err = flush_out(tl)) != VIGIL_OK)
+				return err;
+			match_upgrade(tl->unit, tl->replay.data, tl->replay.len);
+			vg_buf_free(&tl->replay);
+			tl->replay.max = 0;
+			tl->delta = 0;
 		}
 		if (!is_zero_width(c)) {
 			if (uninorm_filter_write(tl->nf, c) < 0)
@@ -752,9 +790,16 @@ tl_start(struct tl *tl)
 	if ((tl->nf = uninorm_filter_create(UNINORM_NFKC, emit_uc, tl)) ==
 	    NULL)
 		return VIGIL_E_NOMEM;
-	if ((err = match_begin(tl->job->sc_match, TEXT_SLOT(tl->depth),
-	    &tl->unit)) != VIGIL_OK)
+	if (tl->plain)
+		err = match_begin_delta(tl->job->sc_match, TEXT_SLOT(tl->depth),
+		    RAW_SLOT(tl->depth), &tl->unit);
+	else
+		err = match_begin(tl->job->sc_match, TEXT_SLOT(tl->depth),
+		    &tl->unit);
+	if (err != VIGIL_OK)
 		return err;
+	tl->delta = match_unit_delta(tl->unit);
+	vg_buf_init(&tl->replay, tl->delta ? TL_REPLAY : 0);
 	if (tl->markup_kind != MARKUP_NONE &&
 	    (err = markup_new(tl, tl->markup_kind, &tl->markup)) != VIGIL_OK)
 		return err;
@@ -793,6 +838,8 @@ tl_begin(struct job *job, unsigned depth, const char *mime,
 	tl->skip = bom;
 	if (cs != NULL && (tl->cd = iconv_open("UTF-8", cs)) == (iconv_t)-1)
 		vg_log_debug("iconv cannot read %s; reading as UTF-8", cs);
+	/* The raw unit holds these very bytes: a delta pass may do. */
+	tl->plain = cs == NULL && tl->markup_kind == MARKUP_NONE && bom == 0;
 	if (cs != NULL || tl->markup_kind != MARKUP_NONE || bom != 0 ||
 	    !chunk_is_stable(tl, peek, n)) {
 		tl->nlazycarry = 0;
@@ -907,6 +954,9 @@ tl_end(struct tl *tl, const char *mime, match_report_fn fn, void *arg)
 		err = VIGIL_E_NOMEM;
 	if (err == VIGIL_OK)
 		err = flush_out(tl);
+	/* The raw unit has ended: its last guards are in. */
+	if (match_delta_wanted(tl->unit))
+		match_activate(tl->unit, tl->replay.data, tl->replay.len);
 	if (err == VIGIL_OK)
 		err = match_end_layer(tl->unit, mime, LAYER_TEXT, fn, arg);
 	else
@@ -939,5 +989,6 @@ tl_free(struct tl *tl)
 	if (tl->cd != (iconv_t)-1)
 		iconv_close(tl->cd);
 	vg_buf_free(&tl->out);
+	vg_buf_free(&tl->replay);
 	vg_free(tl);
 }

@@ -25,6 +25,8 @@ struct tl {
 	int			 active;	/* pipeline running */
 	int			 lazy;		/* watching for a reason to */
 	int			 stopped;	/* a limit ended the layer */
+	int			 plain;		/* UTF-8 as stored, no markup */
+	int			 delta;		/* unit in delta mode (delta.c) */
 	uint64_t		 base;		/* raw offset of text offset 0 */
 	size_t			 skip;		/* BOM bytes still to drop */
 	/* lazy: the tail of the raw bytes, and a split sequence */
@@ -46,6 +48,7 @@ struct tl {
 	uint8_t			 u8[4];
 	size_t			 nu8;
 	struct vg_buf		 out;
+	struct vg_buf		 replay;	/* delta: the text so far */
 };
 
 /*

@@ -28,18 +28,6 @@
 #include "vigil/core.h"
 #include "vigil/sources.h"
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 enum vigil_err
 source_event_decode_key(enum source_flavor flavor, const char *in,
     char **out)
@@ -63,8 +51,8 @@ source_event_decode_key(enum source_flavor flavor, const char *in,
 		else if (in[i] == '%') {
 			if (i + 2 >= n)
 				goto bad;
-			if ((hi = hexval((unsigned char)in[i + 1])) < 0 ||
-			    (lo = hexval((unsigned char)in[i + 2])) < 0 ||
+			if ((hi = vg_hexval((unsigned char)in[i + 1])) < 0 ||
+			    (lo = vg_hexval((unsigned char)in[i + 2])) < 0 ||
 			    (hi == 0 && lo == 0))
 				goto bad;
 			s[j++] = (char)(hi << 4 | lo);

@@ -78,6 +78,9 @@ void		vg_buf_free(struct vg_buf *);
  */
 enum vigil_err	vg_buf_add_utf8(struct vg_buf *, const char *s, size_t n);
 
+/* The value of hex digit c (either case), -1 if it is not one. */
+int	vg_hexval(int c);
+
 /* Parse "10", "10k", "64M", "1G" (binary units).  -1 on malformed input. */
 int	vg_parse_size(const char *, uint64_t *out);
 

@@ -33,6 +33,7 @@ import io
 import json
 import mailbox
 import os
+import random
 import re
 import shutil
 import signal
@@ -686,13 +687,138 @@ def html_space_case(h):
               % (name, got.get(name), want))
 
 
+# Chinese prose in UTF-8 folds only its full-width marks (，：；！？（）), so
+# the text layer matches only the strings those marks can affect and takes
+# the others from the raw layer (daemon/engine/delta.c).  A UTF-8 BOM makes
+# a file's text layer an ordinary one, over the very same text: every file
+# must give the same findings both ways, whatever else it holds (full-width
+# letters, zero-width characters, combining marks, bad UTF-8), wherever.
+DELTA_RULES = "".join("""
+rule %s
+{
+    meta:
+        clause = "IV.9(7)"
+        severity = "high"%s
+    strings:
+%s
+    condition:
+        %s
+}
+""" % (name, meta, "\n".join("        " + s for s in strs), cond)
+    for name, meta, strs, cond in (
+        ("d_kw", "", ['$a = "casino royale" nocase', '$b = "gold, fish"',
+                      '$c = "赌博"', '$d = "hello world" fullword'],
+         "any of them"),
+        ("d_comma", "", ['$a = "澳门，娱乐"', '$b = "kw: alpha"'],
+         "any of them"),
+        ("d_count", "", ['$a = "澳门"', '$b = "cafe"'],
+         "#a >= 3 or #b >= 2"),
+        ("d_not", "", ['$a = "gold"', '$b = "fish"'], "$a and not $b"),
+        ("d_text", '\n        layer = "text"',
+         ['$a = "casino"', '$b = "note"'], "any of them"),
+        ("d_card", "", [r'$r = /card[ _-]?(no|num)[ \t]{0,4}[=:][ \t]{0,4}'
+                        r'[0-9]{4}[ -]?[0-9]{4}/i'], "$r"),
+        ("d_pass", "", ['$r = /pass(word)?[ \\t]{0,4}[=:][ \\t]{0,4}'
+                        '["\'][^"\'\\s]{6,64}["\']/i'], "$r"),
+        ("d_qq", "", ['$r = /QQ(:|：)? ?[1-9][0-9]{4,10}/i'], "$r"),
+        ("d_gamble", "", [r'$r = /(澳门|葡京)[^\n]{0,12}(娱乐|赌场)/'],
+         "$r"),
+        ("d_url", "", [r'$r = /https?:\/\/[a-z0-9.-]{2,63}\.(top|xyz)\b/i'],
+         "$r"),
+        ("d_word", "", [r'$r = /\bcasino\b/', r'$s = /[a-z]{4} [a-z]{5}/'],
+         "$r and #s > 1"),
+        ("d_mix", "", ['$a = "hello"', '$r = /QQ: ?[0-9]{5}/'],
+         "$a and $r"),
+        ("d_hex", "", ['$h = { EF BC 8C E6 BE B3 }', '$z = { E2 80 8B }'],
+         "any of them"),
+        ("d_paren", "", ['$a = "(note)"', '$b = "葡京）赌场"'],
+         "any of them")))
+
+
+def delta_files():
+    """Deterministic text: prose with the marks, the rules' needles
+    written both ways, and now and then something that is not a mark."""
+    rng = random.Random(3)
+    zh = "澳门娱乐赌场葡京的一是不了人我在有他这中大来上个国到说们为子和你地出"
+    en = ("the of and to in is it you that gold fish card tel qq pass "
+          "hello world casino royale note http").split()
+    needles = ["casino royale", "澳门，娱乐", "澳门,娱乐", "card no：1234 5678",
+               "card no:1234-5678", "password: 'hunter2xx'",
+               "pass：\"s3cr3t\"", "qq：123456", "QQ 98765",
+               "https：//abc.top", "http://x.xyz", "gold, fish", "gold，fish",
+               "cafe", "hello world", "hello，world", "赌\u200b博", "赌博",
+               "kw: alpha", "kw：alpha", "(note)", "（note）", "葡京（葡京）赌场",
+               "澳门，，，，，，，娱乐", "ｃａｓｉｎｏ"]
+    others = [["ｃａｓｉｎｏ", "１２３", "\u3000", "＠"], ["\u200b", "\ufeff"],
+              ["e\u0301"], [], [], []]
+    files = {}
+    for i in range(120):
+        size = int(200 * (1000 ** rng.random()))
+        extra = rng.choice(others)
+        parts = ["起，"]
+        n = 6
+        while n < size:
+            r = rng.random()
+            if r < 0.4:
+                p = "".join(rng.choice(zh) for _ in range(rng.randint(2, 12)))
+                p += rng.choice("，，：；！？（）")
+            elif r < 0.8:
+                p = " ".join(rng.choice(en) for _ in range(rng.randint(2, 7)))
+                p += rng.choice([" ", ", ", "，", "\n"])
+            else:
+                p = rng.choice(needles) + rng.choice(["", " ", "，", "\n"])
+            if extra and rng.random() < 0.01:
+                p += rng.choice(extra)
+            parts.append(p)
+            n += len(p.encode())
+        data = "".join(parts).encode()
+        if i % 17 == 5:
+            k = rng.randrange(len(data))
+            data = data[:k] + b"\xe6\x89" + data[k:]
+        files["d%03d.txt" % i] = data
+    # Past the 4 MiB a dormant unit keeps: a late guard, a late upgrade.
+    filler = ("澳门的人，" * 20 + "the gold of tel, ") * 9000
+    files["big-guard.txt"] = ("起，" + filler + "card no：1234 5678").encode()
+    files["big-upgrade.txt"] = ("card no：1234 5678 " + filler +
+                                "ｃａｓｉｎｏ 澳门 cafe cafe").encode()
+    return files
+
+
+def delta_case(h):
+    d = os.path.join(h.work, "delta")
+    os.makedirs(d, exist_ok=True)
+    rules = os.path.join(d, "delta.yar")
+    with open(rules, "w", encoding="utf-8") as f:
+        f.write(DELTA_RULES)
+    files = delta_files()
+    both = dict(files)
+    both.update(("bom-" + n, b"\xef\xbb\xbf" + data)
+                for n, data in files.items())
+    got = scan_written(h, d, both, rules)
+    text_only = 0
+    for name in files:
+        plain = got[name]
+        bom = [(r, (name,) + p[1:]) for r, p in got["bom-" + name]]
+        check(plain == bom, "%s: %s, but with a BOM %s"
+              % (name, plain, bom))
+        text_only += sum(p[-1] == "#text" for _, p in plain)
+    # The corpus must reach the text layer, or this proves nothing.
+    check(text_only >= 100, "only %d text-layer findings" % text_only)
+    for name, rule in (("big-guard.txt", "d_card"),
+                       ("big-upgrade.txt", "d_card")):
+        check((rule, (name, "#text")) in got[name],
+              "%s: no %s in the text layer: %s" % (name, rule, got[name]))
+
+
 def all_cases(h):
     cases = [("rules: needles.yar compiles", rules_case),
              ("rules: literals and regexes the text layer folds match it "
               "folded",
               fold_case),
              ("html: white space flows as a browser shows it (CJK line "
-              "breaks join), not in <pre>", html_space_case)]
+              "breaks join), not in <pre>", html_space_case),
+             ("delta: Chinese UTF-8 gives the same findings as with a BOM "
+              "(text layer matched in full)", delta_case)]
     for e in h.man["fixtures"]:
         f = e["file"]
         cases.append(("fixture %s: holds what the manifest says" % f,

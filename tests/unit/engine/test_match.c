@@ -189,6 +189,175 @@ test_fullword(void **state)
 	check_all(rules, data, sizeof(data) - 1, want, NULL, 3);
 }
 
+/* Issue 3: which strings the delta text pass must match (delta.c). */
+static void
+test_delta_classify(void **state)
+{
+	static const struct {
+		const char	*str;
+		const char	*cond;	/* NULL: "$a" */
+		int		 text_pass;
+	} cases[] = {
+		{ "\"casino\" nocase", NULL, 0 },
+		{ "\"\xe6\xbe\xb3\xe9\x97\xa8\"", NULL, 0 },	/* 澳门 */
+		{ "\"\xe4\xbc\xbc\"", NULL, 0 },	/* 似: E4 BC BC, whole */
+		{ "\"gold, fish\"", NULL, 1 },
+		{ "\"\xe6\xbe\xb3\xe9\x97\xa8\xef\xbc\x8c\"", NULL, 1 },	/* 澳门， */
+		{ "\"cat\" fullword", NULL, 0 },
+		{ "/AKIA[0-9A-Z]{16}/", NULL, 0 },
+		{ "/\\bcasino\\b/", NULL, 0 },
+		{ "/ab{2,5}c/", NULL, 0 },
+		{ "/card[=:][0-9]+/", NULL, 1 },
+		{ "/https?:/", NULL, 1 },
+		{ "/a\\(b/", NULL, 1 },
+		{ "/a[^\\n]{0,30}b/", NULL, 1 },
+		{ "/a.b/", NULL, 1 },
+		{ "/x\\W/", NULL, 1 },
+		{ "/\\xbc\\x8c/", NULL, 1 },
+		{ "{ BC 8C }", NULL, 1 },
+		{ "{ E4 BC BC }", NULL, 0 },
+		{ "{ 41 ?? 42 }", NULL, 1 },
+		{ "\"casino\"", "$a in (0..100)", 1 },
+		{ "\"casino\"", "not $a", 1 },
+		{ "\"casino\"", "#a < 3", 1 },
+		{ "\"casino\"", "#a >= 3", 0 },
+		{ "\"casino\"", "$a and filesize < 100", 1 },
+	};
+	char	src[512];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		struct eng_ruleset *rs;
+
+		snprintf(src, sizeof(src), "rule r { " META "strings: $a = %s "
+		    "condition: %s }", cases[i].str, cases[i].cond ?
+		    cases[i].cond : "$a");
+		rs = compile(src, ENG_MODE_AUTO);
+		if (rs->strings[0].text_pass != cases[i].text_pass)
+			fail_msg("%s (%s): text_pass %d, want %d",
+			    cases[i].str, cases[i].cond ? cases[i].cond : "$a",
+			    rs->strings[0].text_pass, cases[i].text_pass);
+		eng_ruleset_unref(rs);
+	}
+	/* A rule kept to the text layer has no raw answer to borrow. */
+	{
+		struct eng_ruleset *rs = compile("rule r { meta: clause = "
+		    "\"IV.9(7)\" severity = \"low\" layer = \"text\" strings: "
+		    "$a = \"casino\" condition: $a }", ENG_MODE_AUTO);
+
+		assert_int_equal(rs->strings[0].text_pass, 1);
+		eng_ruleset_unref(rs);
+	}
+}
+
+/* A guard takes the delta characters wherever the text takes products. */
+static void
+test_delta_guard(void **state)
+{
+	static const char *cases[][2] = {
+		{ "a,b", "a(?:,|\\xef\\xbc[\\x8c])b" },
+		{ "x[=:]y", "x(?:[=:]|\\xef\\xbc[\\x9a])y" },
+		{ "a[^\\n]{0,3}",
+		    "a(?:[^\\n]|\\xef\\xbc[\\x81\\x88\\x89\\x8c\\x9a\\x9b\\x9f])"
+		    "{0,3}" },
+		{ "\\x2c", "(?:\\x2c|\\xef\\xbc[\\x8c])" },
+		{ "a{2,3}b", "a{2,3}b" },
+		{ "AKIA[0-9A-Z]{16}", "AKIA[0-9A-Z]{16}" },
+		{ "(ab|cd)?\\(", "(ab|cd)?(?:\\(|\\xef\\xbc[\\x88])" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		char *g = delta_guard_expr(cases[i][0]);
+
+		assert_non_null(g);
+		assert_string_equal(g, cases[i][1]);
+		free(g);
+	}
+}
+
+/*
+ * The mechanism, unit by unit: a delta text unit answers for insensitive
+ * strings from the raw unit, stays dormant until a guard is met, and
+ * starts over as an ordinary unit on an upgrade.
+ */
+static void
+test_delta_units(void **state)
+{
+	const char	*rules =
+	    "rule kw { " META "strings: $a = \"casino\" condition: $a }"
+	    "rule qq { " META "strings: $a = /qq:[0-9]{5}/ condition: $a }"
+	    "rule both { " META "strings: $a = \"casino\" "
+	    "$b = /qq:[0-9]{5}/ condition: $a and $b }"
+	    "rule kw2 { " META "strings: $a = \"casino\" condition: #a >= 2 }";
+	/* The raw bytes, and the text with ： folded. */
+	const char	*raw = "casino \xef\xbc\x81 qq\xef\xbc\x9a" "12345";
+	const char	*text = "casino ! qq:12345";
+	struct eng_ruleset *rs = compile(rules, ENG_MODE_AUTO);
+	struct match_ctx *ctx;
+	struct match_unit *r, *t;
+	struct hits	 h;
+
+	(void)state;
+	assert_int_equal(match_ctx_new(&ctx), VIGIL_OK);
+	assert_int_equal(match_ctx_prepare(ctx, rs), VIGIL_OK);
+
+	/* A guard in the raw bytes wakes the text unit. */
+	memset(&h, 0, sizeof(h));
+	assert_int_equal(match_begin(ctx, RAW_SLOT(0), &r), VIGIL_OK);
+	assert_int_equal(match_feed(r, raw, strlen(raw)), VIGIL_OK);
+	assert_int_equal(match_end(r, "text/plain", on_hit, &h), VIGIL_OK);
+	assert_true(h.matched[0] && !h.matched[1] && !h.matched[2]);
+	memset(&h, 0, sizeof(h));
+	assert_int_equal(match_begin_delta(ctx, TEXT_SLOT(0), RAW_SLOT(0), &t),
+	    VIGIL_OK);
+	assert_true(match_unit_delta(t));
+	assert_true(match_unit_dormant(t));
+	assert_int_equal(match_feed(t, text, strlen(text)), VIGIL_OK);
+	assert_true(match_delta_wanted(t));
+	match_activate(t, text, strlen(text));
+	assert_false(match_unit_dormant(t));
+	assert_int_equal(match_end_layer(t, "text/plain", LAYER_TEXT, on_hit,
+	    &h), VIGIL_OK);
+	/* "casino" answered from the raw unit, qq from the text. */
+	assert_true(h.matched[0] && h.matched[1] && h.matched[2]);
+	assert_false(h.matched[3]);
+
+	/* No guard: the text unit never matches, yet answers for casino. */
+	memset(&h, 0, sizeof(h));
+	assert_int_equal(match_begin(ctx, RAW_SLOT(0), &r), VIGIL_OK);
+	assert_int_equal(match_feed(r, "casino casino", 13), VIGIL_OK);
+	assert_int_equal(match_end(r, "text/plain", on_hit, &h), VIGIL_OK);
+	memset(&h, 0, sizeof(h));
+	assert_int_equal(match_begin_delta(ctx, TEXT_SLOT(0), RAW_SLOT(0), &t),
+	    VIGIL_OK);
+	assert_int_equal(match_feed(t, "casino casino", 13), VIGIL_OK);
+	assert_false(match_delta_wanted(t));
+	assert_int_equal(match_end_layer(t, "text/plain", LAYER_TEXT, on_hit,
+	    &h), VIGIL_OK);
+	assert_true(h.matched[0] && h.matched[3] && !h.matched[1]);
+
+	/* An upgrade with the text so far: an ordinary unit from then on. */
+	memset(&h, 0, sizeof(h));
+	assert_int_equal(match_begin(ctx, RAW_SLOT(0), &r), VIGIL_OK);
+	assert_int_equal(match_feed(r, "qq", 2), VIGIL_OK);
+	assert_int_equal(match_end(r, "text/plain", on_hit, &h), VIGIL_OK);
+	assert_int_equal(match_begin_delta(ctx, TEXT_SLOT(0), RAW_SLOT(0), &t),
+	    VIGIL_OK);
+	assert_int_equal(match_feed(t, "casino ", 7), VIGIL_OK);
+	match_upgrade(t, "casino ", 7);
+	assert_false(match_unit_delta(t));
+	assert_int_equal(match_feed(t, "casino qq:54321", 15), VIGIL_OK);
+	assert_int_equal(match_end_layer(t, "text/plain", LAYER_TEXT, on_hit,
+	    &h), VIGIL_OK);
+	/* Both casinos are the text's own now, and qq matched on it. */
+	assert_true(h.matched[0] && h.matched[1] && h.matched[2] &&
+	    h.matched[3]);
+
+	match_ctx_free(ctx);
+	eng_ruleset_unref(rs);
+}
+
 int
 main(void)
 {
@@ -197,6 +366,9 @@ main(void)
 		cmocka_unit_test(test_straddle),
 		cmocka_unit_test(test_counts),
 		cmocka_unit_test(test_fullword),
+		cmocka_unit_test(test_delta_classify),
+		cmocka_unit_test(test_delta_guard),
+		cmocka_unit_test(test_delta_units),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
