@@ -44,7 +44,6 @@
  * stays dormant, its text kept, until the raw unit meets a guard, and is
  * matched from the start then (match_activate()).
  */
-#include <stdio.h>
 #include <string.h>
 
 #include "vigil/core.h"
@@ -60,7 +59,6 @@ has_product(const uint8_t *set)
 			return 1;
 	return 0;
 }
-
 
 struct walk {
 	uint8_t		set[32];	/* bytes a match may consume */
@@ -388,6 +386,9 @@ delta_classify(struct eng_ruleset *rs)
 		struct rs_pattern	*p = &rs->patterns[i];
 		struct rs_string	*s = &rs->strings[p->string];
 
+		/* A rule kept to the raw layer is never asked about text. */
+		if (!(rs->rules[s->rule].layers & LAYER_TEXT))
+			s->text_pass = 0;
 		p->text_pass = s->text_pass && (p->text_alt || !s->has_alt);
 	}
 	for (unsigned i = 0; i < rs->nstrings; i++)

@@ -247,6 +247,12 @@ test_delta_classify(void **state)
 
 		assert_int_equal(rs->strings[0].text_pass, 1);
 		eng_ruleset_unref(rs);
+		/* One kept to the raw layer is never asked about text. */
+		rs = compile("rule r { meta: clause = \"IV.9(7)\" severity = "
+		    "\"low\" layer = \"raw\" strings: $a = /a[=:]b/ condition: "
+		    "not $a }", ENG_MODE_AUTO);
+		assert_int_equal(rs->strings[0].text_pass, 0);
+		eng_ruleset_unref(rs);
 	}
 }
 
