@@ -40,9 +40,10 @@
  * database, its expression with every place that may take a product also
  * taking the delta character itself (delta_guard_expr(): "," becomes
  * (?:,|\xef\xbc[\x8c]), [=:] becomes (?:[=:]|\xef\xbc[\x9a])).  Any text
- * match has a guard match at the same place in the bytes, so a text unit
- * stays dormant, its text kept, until the raw unit meets a guard, and is
- * matched from the start then (match_activate()).
+ * match has a guard match at the same place in the bytes (and so has any
+ * raw match of the pattern), so until the raw unit meets a guard, text.c
+ * only checks the text and keeps the raw bytes; then it matches from the
+ * start.  A unit that never meets one is answered by its raw unit alone.
  */
 #include <string.h>
 

@@ -61,15 +61,10 @@ enum vigil_err	match_begin_delta(struct match_ctx *, unsigned slot,
 		    unsigned rawslot, struct match_unit **);
 void		match_upgrade(struct match_unit *, const void *text,
 		    size_t len);
-/*
- * A delta unit starts dormant, matching nothing, until the raw unit meets
- * a guard (delta.c): then match_delta_wanted(), and match_activate() with
- * all the text fed so far matches it from the start.
- */
-int		match_unit_dormant(const struct match_unit *);
-int		match_delta_wanted(const struct match_unit *);
-void		match_activate(struct match_unit *, const void *text,
-		    size_t len);
+/* Whether the ruleset allows delta units, and guards can watch for them. */
+int		match_delta_ok(const struct match_ctx *);
+/* Whether the unit in slot (a raw one) has met a guard (delta.c). */
+int		match_guarded(const struct match_ctx *, unsigned slot);
 int		match_unit_delta(const struct match_unit *);
 /* Feed the next bytes of the unit; chunks may be of any size. */
 enum vigil_err	match_feed(struct match_unit *, const void *, size_t);
@@ -84,10 +79,12 @@ enum vigil_err	match_end_layer(struct match_unit *, const char *mime,
 		    enum match_layer, match_report_fn fn, void *arg);
 /*
  * Evaluate an ended unit's rules again for another layer (the unit's
- * state lasts until the next match_begin() in its slot).
+ * state lasts until the next match_begin() in its slot), with filesize
+ * fsize.
  */
 void		match_eval_layer(struct match_unit *, const char *mime,
-		    enum match_layer, match_report_fn fn, void *arg);
+		    enum match_layer, uint64_t fsize, match_report_fn fn,
+		    void *arg);
 uint64_t	match_unit_bytes(const struct match_unit *);
 
 /*

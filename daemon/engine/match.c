@@ -40,8 +40,8 @@
  *
  * A delta text unit (delta.c) runs db_delta, the few patterns the
  * full-width marks of Chinese prose can affect, and str_state() answers
- * for every other string from the raw unit of the same bytes.  It starts
- * dormant, with no stream, until the raw unit meets a guard.
+ * for every other string from the raw unit of the same bytes.  text.c
+ * starts one only once the raw unit has met a guard (match_guarded()).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -110,7 +110,6 @@ struct match_unit {
 	 */
 	unsigned		 slot;
 	int			 guard_hit;	/* a raw unit met a guard */
-	int			 dormant;	/* delta, no stream yet */
 	int			 delta;
 	int			 upgraded;
 	int			 replay;
@@ -782,7 +781,7 @@ begin_unit(struct match_ctx *ctx, unsigned slot, const hs_database_t *db,
 	u->histlen = 0;
 	u->avail = 0;
 	u->err = VIGIL_OK;
-	u->delta = u->upgraded = u->replay = u->dormant = u->guard_hit = 0;
+	u->delta = u->upgraded = u->replay = u->guard_hit = 0;
 	u->rawsrc = NULL;
 	u->sbase = 0;
 	if (db != NULL && hs_open_stream(db, 0, &u->stream) != HS_SUCCESS)
@@ -806,11 +805,9 @@ match_begin_delta(struct match_ctx *ctx, unsigned slot, unsigned rawslot,
 	if (!ctx->rs->delta || rawslot >= MATCH_SLOTS ||
 	    ctx->units[rawslot] == NULL)
 		return match_begin(ctx, slot, out);
-	if ((err = begin_unit(ctx, slot, ctx->rs->delta_always ?
-	    ctx->rs->db_delta : NULL, out)) != VIGIL_OK)
+	if ((err = begin_unit(ctx, slot, ctx->rs->db_delta, out)) != VIGIL_OK)
 		return err;
 	(*out)->delta = 1;
-	(*out)->dormant = !ctx->rs->delta_always;
 	(*out)->rawsrc = ctx->units[rawslot];
 	return VIGIL_OK;
 }
@@ -822,34 +819,16 @@ match_unit_delta(const struct match_unit *u)
 }
 
 int
-match_delta_wanted(const struct match_unit *u)
+match_delta_ok(const struct match_ctx *ctx)
 {
-	return u != NULL && u->dormant && u->rawsrc->guard_hit;
+	return ctx->rs->delta && !ctx->rs->delta_always;
 }
 
 int
-match_unit_dormant(const struct match_unit *u)
+match_guarded(const struct match_ctx *ctx, unsigned slot)
 {
-	return u != NULL && u->dormant;
-}
-
-void
-match_activate(struct match_unit *u, const void *text, size_t len)
-{
-	struct match_unit	*raw = u->rawsrc, *nu;
-	enum vigil_err		 err;
-
-	if (!u->dormant)
-		return;
-	if ((err = begin_unit(u->ctx, u->slot, u->rs->db_delta, &nu)) !=
-	    VIGIL_OK) {
-		u->err = err;
-		return;
-	}
-	nu->delta = 1;
-	nu->rawsrc = raw;
-	if (len > 0)
-		(void)match_feed(nu, text, len);
+	return slot < MATCH_SLOTS && ctx->units[slot] != NULL &&
+	    ctx->units[slot]->guard_hit;
 }
 
 uint64_t
@@ -1197,7 +1176,7 @@ match_feed(struct match_unit *u, const void *buf, size_t len)
 	    u->err == VIGIL_OK)
 		u->err = VIGIL_E_ENGINE;
 	u->avail += len;
-	if (!u->dormant && (u->ncands != 0 || u->rs->npcre_only != 0)) {
+	if (u->ncands != 0 || u->rs->npcre_only != 0) {
 		if ((err = make_window(u, data, len)) != VIGIL_OK)
 			u->err = err;
 		else
@@ -1238,7 +1217,7 @@ match_upgrade(struct match_unit *u, const void *text, size_t len)
 			(void)match_feed(nu, text, len);
 		return;
 	}
-	u->delta = u->dormant = 0;
+	u->delta = 0;
 	u->upgraded = 1;
 	u->sbase = u->avail - u->histlen;
 	if (rs->db == NULL)
@@ -1381,7 +1360,7 @@ eval(const struct match_unit *u, const struct cond *c, uint64_t fsize)
 
 static void
 eval_rule(struct match_unit *u, unsigned ri, const char *mime,
-    enum match_layer layer, match_report_fn fn, void *arg)
+    enum match_layer layer, uint64_t fsize, match_report_fn fn, void *arg)
 {
 	const struct rs_rule	*r = &u->rs->rules[ri];
 	const struct match_unit	*src = u;
@@ -1393,7 +1372,7 @@ eval_rule(struct match_unit *u, unsigned ri, const char *mime,
 	if (r->mime != NULL && fnmatch(r->mime, mime, 0) != 0)
 		return;
 	u->layer = layer;
-	if (!eval(u, r->cond, u->avail))
+	if (!eval(u, r->cond, fsize))
 		return;
 	/*
 	 * The first hit, from this unit's own strings when it has any: a
@@ -1444,28 +1423,30 @@ match_end_layer(struct match_unit *u, const char *mime,
 	u->cur = NULL;
 	u->curlen = 0;
 	u->curbase = u->avail;
-	if (err == VIGIL_OK && !u->dormant)
+	if (err == VIGIL_OK)
 		confirm(u, 1);
 	u->ncands = 0;
 	if (u->err != VIGIL_OK)
 		return u->err;
-	match_eval_layer(u, mime, layer, fn, arg);
+	match_eval_layer(u, mime, layer, u->avail, fn, arg);
 	return VIGIL_OK;
 }
 
 void
 match_eval_layer(struct match_unit *u, const char *mime,
-    enum match_layer layer, match_report_fn fn, void *arg)
+    enum match_layer layer, uint64_t fsize, match_report_fn fn, void *arg)
 {
 	const struct eng_ruleset *rs = u->rs;
 
 	if (mime == NULL)
 		mime = "application/octet-stream";
 	for (unsigned i = 0; i < rs->nalways; i++)
-		eval_rule(u, rs->always_rules[i], mime, layer, fn, arg);
+		eval_rule(u, rs->always_rules[i], mime, layer, fsize, fn,
+		    arg);
 	for (unsigned i = 0; i < u->ntouched; i++)
 		if (rs->rules[u->touched[i]].string_driven)
-			eval_rule(u, u->touched[i], mime, layer, fn, arg);
+			eval_rule(u, u->touched[i], mime, layer, fsize, fn,
+			    arg);
 	/* A delta unit's rules hit only through the raw unit's strings. */
 	if (u->rawsrc == NULL || layer != LAYER_TEXT)
 		return;
@@ -1473,6 +1454,6 @@ match_eval_layer(struct match_unit *u, const char *mime,
 		unsigned ri = u->rawsrc->touched[i];
 
 		if (rs->rules[ri].string_driven && u->rule_gen[ri] != u->gen)
-			eval_rule(u, ri, mime, layer, fn, arg);
+			eval_rule(u, ri, mime, layer, fsize, fn, arg);
 	}
 }

@@ -33,12 +33,34 @@ struct eng_scanner {
 	struct match_ctx	*mctx;
 	uint8_t			*bufs[ENG_MAX_DEPTH + 1];
 	struct pdf_helper	*pdf;		/* pdfproc.c's, or NULL */
+	struct vg_buf		 keep;		/* text.c's, while !keep_busy */
+	int			 keep_busy;
 };
 
 struct pdf_helper **
 scan_pdf_helper(struct job *job)
 {
 	return &job->sc->pdf;
+}
+
+struct vg_buf *
+scan_keep_take(struct job *job, size_t max)
+{
+	struct eng_scanner *sc = job->sc;
+
+	if (sc->keep_busy)
+		return NULL;
+	sc->keep_busy = 1;
+	vg_buf_reset(&sc->keep);
+	sc->keep.max = max;
+	return &sc->keep;
+}
+
+void
+scan_keep_give(struct job *job, struct vg_buf *b)
+{
+	if (b == &job->sc->keep)
+		job->sc->keep_busy = 0;
 }
 
 enum vigil_err
@@ -66,6 +88,7 @@ eng_scanner_free(struct eng_scanner *sc)
 	classify_free(sc->cls);
 	match_ctx_free(sc->mctx);
 	pdfproc_free(sc->pdf);
+	vg_buf_free(&sc->keep);
 	for (unsigned i = 0; i <= ENG_MAX_DEPTH; i++)
 		vg_free(sc->bufs[i]);
 	vg_free(sc);
@@ -569,11 +592,15 @@ scan_unit(struct job *job, struct src *src, unsigned depth)
 	else
 		(void)match_end(u, mime, on_rule, &ra);
 	/*
-	 * A text layer that never started equals the raw bytes: rules kept
-	 * to the text layer are answered from the raw unit.
+	 * A text layer that never started equals the raw bytes, but for
+	 * delta characters no string can tell: rules kept to the text layer
+	 * are answered from the raw unit.
 	 */
+	if (err == VIGIL_OK)
+		err = tl_settle(tl);
 	if (err == VIGIL_OK && tl_lazy(tl))
-		match_eval_layer(u, mime, LAYER_TEXT, on_text_rule, &ra);
+		match_eval_layer(u, mime, LAYER_TEXT, tl_lazy_size(tl,
+		    match_unit_bytes(u)), on_text_rule, &ra);
 	if (err == VIGIL_OK)
 		err = scan_text_end(job, depth, tl, mime);
 	else

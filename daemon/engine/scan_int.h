@@ -81,6 +81,13 @@ enum vigil_err	scan_text_end(struct job *, unsigned depth, struct tl *,
  * job's deadline: 1, or 0 once the deadline passed.
  */
 int		scan_wait_readable(const struct job *, int fd);
+/*
+ * The buffer a lazy text layer keeps raw bytes in (text.c), empty, holding
+ * at most max: one per scanner, so that its pages stay mapped from one
+ * object to the next.  NULL while another layer has it.
+ */
+struct vg_buf	*scan_keep_take(struct job *, size_t max);
+void		 scan_keep_give(struct job *, struct vg_buf *);
 /* Count n more bytes against the limits; false once the job must stop. */
 int		scan_account(struct job *, size_t n);
 ssize_t		src_read_full(struct src *, void *, size_t);

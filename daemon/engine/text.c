@@ -27,10 +27,14 @@
  * never in the raw one.
  *
  * Plain UTF-8 (no charset, no markup, no BOM) that changes only at the
- * full-width marks of Chinese prose needs little matching either: its
- * unit is a delta unit (delta.c) that takes most strings' matches from
- * the raw unit, sleeps until a guard wakes it, and keeps its text in
- * tl->replay meanwhile.  The first other change upgrades it.
+ * full-width marks of Chinese prose (delta.c) needs no text matching
+ * either, unless the raw unit meets a guard: the lazy check passes those
+ * marks, counting them, and keeps all the raw bytes (up to 4 MiB, in the
+ * scanner's buffer) instead of a seed.  A guard (or a full buffer) starts
+ * a delta unit, which takes most strings' matches from the raw unit; any
+ * other change starts an ordinary one; either is fed all the kept bytes.
+ * A delta unit keeps its text in tl->replay, to start over from as an
+ * ordinary unit at the first other change (match_upgrade()).
  */
 #include <errno.h>
 #ifdef __SSE2__
@@ -98,7 +102,7 @@ compute_unstable(ucs4_t c)
 	return bad;
 }
 
-static int
+static inline int
 is_unstable(ucs4_t c)
 {
 	uint8_t	bit;
@@ -185,13 +189,20 @@ mask16(__m128i v, unsigned k)
 	return (uint64_t)(unsigned)_mm_movemask_epi8(v) << (16 * k);
 }
 
+/*
+ * The same, and with xm not NULL also taking every other three-byte
+ * character (E0-EF and two continuation bytes; the caller checks each,
+ * for 、。，： and the like): *xm gets where they start in the prefix.
+ */
 static inline size_t
-plain64(const uint8_t *p)
+scan64(const uint8_t *p, uint64_t *xm)
 {
 	const __m128i	 c40 = _mm_set1_epi8(-64), e4 = _mm_set1_epi8((char)0xe4);
 	const __m128i	 b80 = _mm_set1_epi8((char)0x80), c122 = _mm_set1_epi8(-122);
+	const __m128i	 cf0 = _mm_set1_epi8((char)0xf0);
+	const __m128i	 ce0 = _mm_set1_epi8((char)0xe0);
 	__m128i		 v0, v1, v2, v3;
-	uint64_t	 high, cont, lead, other, m, want;
+	uint64_t	 high, cont, lead, x3 = 0, other, m, want;
 	unsigned	 f;
 
 	v0 = _mm_loadu_si128((const __m128i *)(const void *)p);
@@ -200,6 +211,8 @@ plain64(const uint8_t *p)
 	v3 = _mm_loadu_si128((const __m128i *)(const void *)(p + 48));
 	high = mask16(_mm_or_si128(_mm_or_si128(v0, v1), _mm_or_si128(v2,
 	    v3)), 0);
+	if (xm != NULL)
+		*xm = 0;
 	if (high == 0)
 		return 64;
 	high = mask16(v0, 0) | mask16(v1, 1) | mask16(v2, 2) | mask16(v3, 3);
@@ -212,6 +225,12 @@ plain64(const uint8_t *p)
 			    e4), b80), c122), (k))
 	lead = LEAD(v0, 0) | LEAD(v1, 1) | LEAD(v2, 2) | LEAD(v3, 3);
 #undef LEAD
+	if (xm != NULL) {
+#define L3(v, k)	mask16(_mm_cmpeq_epi8(_mm_and_si128((v), cf0), ce0), (k))
+		x3 = (L3(v0, 0) | L3(v1, 1) | L3(v2, 2) | L3(v3, 3)) & ~lead;
+#undef L3
+		lead |= x3;
+	}
 	other = high & ~(cont | lead);
 	f = other != 0 ? (unsigned)__builtin_ctzll(other) : 64;
 	m = f == 64 ? ~0ULL : (1ULL << f) - 1;
@@ -221,10 +240,18 @@ plain64(const uint8_t *p)
 	/* A character the prefix cuts is left for the next step. */
 	lead &= m;
 	if (f >= 1 && (lead >> (f - 1)) & 1)
-		return f - 1;
-	if (f >= 2 && (lead >> (f - 2)) & 1)
-		return f - 2;
+		f -= 1;
+	else if (f >= 2 && (lead >> (f - 2)) & 1)
+		f -= 2;
+	if (xm != NULL)
+		*xm = x3 & (f == 64 ? ~0ULL : (1ULL << f) - 1);
 	return f;
+}
+
+static inline size_t
+plain64(const uint8_t *p)
+{
+	return scan64(p, NULL);
 }
 #endif
 
@@ -258,9 +285,23 @@ skip_plain(const uint8_t *p, size_t n, size_t i)
 	}
 }
 
+/* Whether a lazy layer may pass c: stable, or a delta character. */
+static inline int
+quiet(struct tl *tl, ucs4_t c)
+{
+	if (!is_unstable(c))
+		return 1;
+	if (!tl->delta_ok || !delta_char(c))
+		return 0;
+	tl->ndelta++;
+	return 1;
+}
+
 /*
- * Scans UTF-8 for anything the text layer would change.  A sequence cut
- * by the end of the chunk is carried in tl->lazycarry.
+ * Scans UTF-8 for anything the text layer would change, delta characters
+ * (delta.c) aside when tl->delta_ok: those are counted, 64-byte blocks at
+ * a time.  A sequence cut by the end of the chunk is carried in
+ * tl->lazycarry.
  */
 static int
 chunk_is_stable(struct tl *tl, const uint8_t *p, size_t n)
@@ -281,26 +322,53 @@ chunk_is_stable(struct tl *tl, const uint8_t *p, size_t n)
 			tl->nlazycarry += take;
 			return 1;
 		}
-		if (len < 0 || is_unstable(c))
+		if (len < 0 || !quiet(tl, c))
 			return 0;
 		i = (size_t)len - k;
 		tl->nlazycarry = 0;
 	}
-	while ((i = skip_plain(p, n, i)) < n) {
+	for (;;) {
 		ucs4_t	c;
 		int	len;
 
+#ifdef __SSE2__
+		uint64_t	xm;
+		size_t		l, k = 0;
+
+		/*
+		 * Blocks at a time, each three-byte character outside the
+		 * ideographs (、。「」, the delta characters) checked in place.
+		 */
+		while (i + 64 <= n && (l = scan64(p + i, &xm)) > 0) {
+			for (; xm != 0; xm &= xm - 1) {
+				k = (size_t)__builtin_ctzll(xm);
+				c = (ucs4_t)(p[i + k] & 0x0f) << 12 |
+				    (ucs4_t)(p[i + k + 1] & 0x3f) << 6 |
+				    (p[i + k + 2] & 0x3f);
+				/* Overlong forms and surrogates are not UTF-8. */
+				if (c < 0x800 || (c >= 0xd800 && c <= 0xdfff) ||
+				    !quiet(tl, c))
+					break;
+			}
+			if (xm != 0) {
+				i += k;
+				break;
+			}
+			i += l;
+		}
+#endif
+		if ((i = skip_plain(p, n, i)) >= n)
+			return 1;
 		len = utf8_next(p + i, n - i, &c);
 		if (len == -2) {
 			memcpy(tl->lazycarry, p + i, n - i);
 			tl->nlazycarry = n - i;
 			return 1;
 		}
-		if (len < 0 || is_unstable(c))
+		if (len < 0 || !quiet(tl, c))
 			return 0;
 		i += (size_t)len;
 	}
-	return 1;
 }
 
 /* Unicode stage ------------------------------------------------------- */
@@ -367,21 +435,13 @@ flush_out(struct tl *tl)
 		tl->stopped = 1;
 		return VIGIL_OK;
 	}
-	/*
-	 * A delta unit's text is kept while it fits, to start matching from
-	 * when a guard is met or to start over from on an upgrade.  A unit
-	 * still dormant when it stops fitting starts now.
-	 */
+	/* A delta unit's text is kept while it fits, to start over from. */
 	if (tl->delta && tl->replay.max != 0 && vg_buf_add(&tl->replay,
 	    tl->out.data, tl->out.len) != VIGIL_OK) {
-		match_activate(tl->unit, tl->replay.data, tl->replay.len);
 		vg_buf_free(&tl->replay);
 		tl->replay.max = 0;
 	}
-	if (tl->replay.max != 0 && match_delta_wanted(tl->unit))
-		match_activate(tl->unit, tl->replay.data, tl->replay.len);
-	else
-		err = match_feed(tl->unit, tl->out.data, tl->out.len);
+	err = match_feed(tl->unit, tl->out.data, tl->out.len);
 	vg_buf_reset(&tl->out);
 	return err;
 }
@@ -790,7 +850,7 @@ tl_start(struct tl *tl)
 	if ((tl->nf = uninorm_filter_create(UNINORM_NFKC, emit_uc, tl)) ==
 	    NULL)
 		return VIGIL_E_NOMEM;
-	if (tl->plain)
+	if (tl->delta_ok)
 		err = match_begin_delta(tl->job->sc_match, TEXT_SLOT(tl->depth),
 		    RAW_SLOT(tl->depth), &tl->unit);
 	else
@@ -838,19 +898,22 @@ tl_begin(struct job *job, unsigned depth, const char *mime,
 	tl->skip = bom;
 	if (cs != NULL && (tl->cd = iconv_open("UTF-8", cs)) == (iconv_t)-1)
 		vg_log_debug("iconv cannot read %s; reading as UTF-8", cs);
-	/* The raw unit holds these very bytes: a delta pass may do. */
-	tl->plain = cs == NULL && tl->markup_kind == MARKUP_NONE && bom == 0;
-	if (cs != NULL || tl->markup_kind != MARKUP_NONE || bom != 0 ||
-	    !chunk_is_stable(tl, peek, n)) {
-		tl->nlazycarry = 0;
+	/*
+	 * The raw unit holds these very bytes, so delta characters may wait
+	 * (delta.c), their bytes kept in the scanner's buffer.
+	 */
+	if (cs == NULL && tl->markup_kind == MARKUP_NONE && bom == 0 &&
+	    match_delta_ok(job->sc_match) &&
+	    (tl->raw = scan_keep_take(job, TL_REPLAY)) != NULL)
+		tl->delta_ok = 1;
+	/* Plain UTF-8 waits: tl_feed() checks the peek as the first chunk. */
+	if (cs != NULL || tl->markup_kind != MARKUP_NONE || bom != 0) {
 		if ((err = tl_start(tl)) != VIGIL_OK) {
 			tl_free(tl);
 			return err;
 		}
-	} else {
-		tl->nlazycarry = 0;
+	} else
 		tl->lazy = 1;
-	}
 	*out = tl;
 	return VIGIL_OK;
 }
@@ -880,6 +943,74 @@ tl_begin_utf8(struct job *job, unsigned depth, enum markup_kind kind,
 	return VIGIL_OK;
 }
 
+/* A lazy layer remembers the tail of the raw bytes, to seed a late start. */
+static void
+keep_seed(struct tl *tl, const uint8_t *p, size_t n)
+{
+	if (n >= TL_SEED) {
+		memcpy(tl->seed, p + n - TL_SEED, TL_SEED);
+		tl->nseed = TL_SEED;
+	} else {
+		if (tl->nseed + n > TL_SEED) {
+			size_t drop = tl->nseed + n - TL_SEED;
+
+			memmove(tl->seed, tl->seed + drop, tl->nseed - drop);
+			tl->nseed -= drop;
+		}
+		memcpy(tl->seed + tl->nseed, p, n);
+		tl->nseed += n;
+	}
+	tl->base += n;
+}
+
+/*
+ * Starts a lazy layer, fed what it kept: all the raw bytes so far (as a
+ * delta unit if as_delta), or the seed.
+ */
+static enum vigil_err
+wake(struct tl *tl, int as_delta)
+{
+	struct vg_buf	*raw = tl->raw;
+	enum vigil_err	 err;
+	size_t		 s = 0;
+
+	tl->lazy = 0;
+	/* The lazy check's carry is in what is fed again. */
+	tl->nlazycarry = 0;
+	if (raw != NULL) {
+		tl->delta_ok = as_delta;
+		if ((err = tl_start(tl)) == VIGIL_OK && raw->len > 0)
+			err = decode(tl, (const uint8_t *)raw->data, raw->len);
+		tl->raw = NULL;
+		scan_keep_give(tl->job, raw);
+		return err;
+	}
+	tl->base -= tl->nseed;
+	/* The seed may start inside a character: skip to a lead. */
+	while (s < tl->nseed && (tl->seed[s] & 0xc0) == 0x80)
+		s++;
+	tl->base += s;
+	if ((err = tl_start(tl)) != VIGIL_OK)
+		return err;
+	return decode(tl, tl->seed + s, tl->nseed - s);
+}
+
+enum vigil_err
+tl_settle(struct tl *tl)
+{
+	if (tl == NULL || !tl->lazy || !tl->delta_ok ||
+	    !match_guarded(tl->job->sc_match, RAW_SLOT(tl->depth)))
+		return VIGIL_OK;
+	return wake(tl, 1);
+}
+
+uint64_t
+tl_lazy_size(const struct tl *tl, uint64_t raw)
+{
+	/* Each delta character is three bytes, its ASCII form one. */
+	return raw - 2 * tl->ndelta;
+}
+
 enum vigil_err
 tl_feed(struct tl *tl, const uint8_t *p, size_t n)
 {
@@ -894,42 +1025,30 @@ tl_feed(struct tl *tl, const uint8_t *p, size_t n)
 		n -= k;
 		tl->skip -= k;
 	}
-	if (tl->lazy) {
+	if (tl->lazy && tl->delta_ok) {
+		/*
+		 * Delta characters wait, their bytes kept, until the raw unit
+		 * meets a guard or the bytes outgrow the buffer: then a delta
+		 * unit matches from the start.  Any other change makes it an
+		 * ordinary unit, also from the start.
+		 */
+		if (match_guarded(tl->job->sc_match, RAW_SLOT(tl->depth)))
+			err = wake(tl, 1);
+		else if (!chunk_is_stable(tl, p, n))
+			err = wake(tl, 0);
+		else if (vg_buf_add(tl->raw, p, n) == VIGIL_OK)
+			return VIGIL_OK;
+		else
+			err = wake(tl, 1);
+		if (err != VIGIL_OK)
+			return err;
+	} else if (tl->lazy) {
 		if (chunk_is_stable(tl, p, n)) {
-			/* Remember the tail, to seed a late start. */
-			if (n >= TL_SEED) {
-				memcpy(tl->seed, p + n - TL_SEED, TL_SEED);
-				tl->nseed = TL_SEED;
-			} else {
-				if (tl->nseed + n > TL_SEED) {
-					size_t drop = tl->nseed + n - TL_SEED;
-
-					memmove(tl->seed, tl->seed + drop,
-					    tl->nseed - drop);
-					tl->nseed -= drop;
-				}
-				memcpy(tl->seed + tl->nseed, p, n);
-				tl->nseed += n;
-			}
-			tl->base += n;
+			keep_seed(tl, p, n);
 			return VIGIL_OK;
 		}
-		tl->lazy = 0;
-		tl->base -= tl->nseed;
-		/* The seed may start inside a character: skip to a lead. */
-		{
-			size_t s = 0;
-
-			while (s < tl->nseed && (tl->seed[s] & 0xc0) == 0x80)
-				s++;
-			tl->base += s;
-			if ((err = tl_start(tl)) != VIGIL_OK ||
-			    (err = decode(tl, tl->seed + s, tl->nseed - s)) !=
-			    VIGIL_OK)
-				return err;
-		}
-		/* The lazy check's carry belongs to the seed: re-feed. */
-		tl->nlazycarry = 0;
+		if ((err = wake(tl, 0)) != VIGIL_OK)
+			return err;
 	}
 	if ((err = decode(tl, p, n)) != VIGIL_OK)
 		return err;
@@ -954,9 +1073,6 @@ tl_end(struct tl *tl, const char *mime, match_report_fn fn, void *arg)
 		err = VIGIL_E_NOMEM;
 	if (err == VIGIL_OK)
 		err = flush_out(tl);
-	/* The raw unit has ended: its last guards are in. */
-	if (match_delta_wanted(tl->unit))
-		match_activate(tl->unit, tl->replay.data, tl->replay.len);
 	if (err == VIGIL_OK)
 		err = match_end_layer(tl->unit, mime, LAYER_TEXT, fn, arg);
 	else
@@ -990,5 +1106,7 @@ tl_free(struct tl *tl)
 		iconv_close(tl->cd);
 	vg_buf_free(&tl->out);
 	vg_buf_free(&tl->replay);
+	if (tl->raw != NULL)
+		scan_keep_give(tl->job, tl->raw);
 	vg_free(tl);
 }

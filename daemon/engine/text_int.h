@@ -25,8 +25,10 @@ struct tl {
 	int			 active;	/* pipeline running */
 	int			 lazy;		/* watching for a reason to */
 	int			 stopped;	/* a limit ended the layer */
-	int			 plain;		/* UTF-8 as stored, no markup */
+	int			 delta_ok;	/* lazy may pass delta characters */
 	int			 delta;		/* unit in delta mode (delta.c) */
+	uint64_t		 ndelta;	/* delta characters passed lazily */
+	struct vg_buf		*raw;		/* delta_ok: raw bytes so far */
 	uint64_t		 base;		/* raw offset of text offset 0 */
 	size_t			 skip;		/* BOM bytes still to drop */
 	/* lazy: the tail of the raw bytes, and a split sequence */
@@ -48,7 +50,7 @@ struct tl {
 	uint8_t			 u8[4];
 	size_t			 nu8;
 	struct vg_buf		 out;
-	struct vg_buf		 replay;	/* delta: the text so far */
+	struct vg_buf		 replay;	/* delta unit: the text so far */
 };
 
 /*
@@ -70,8 +72,18 @@ enum vigil_err	tl_begin_utf8(struct job *, unsigned depth, enum markup_kind,
 enum vigil_err	tl_end(struct tl *, const char *mime, match_report_fn,
 		    void *arg);
 uint64_t	tl_base(const struct tl *);
-/* True when the layer never started: its text equals the raw bytes. */
+/*
+ * True when the layer never started: its text equals the raw bytes, or
+ * differs only at delta characters no string can tell (delta.c).
+ */
 int		tl_lazy(const struct tl *);
+/*
+ * After the raw unit's end: a lazy layer whose raw unit has met a guard
+ * (delta.c) starts now.  One that stays lazy is answered by the raw unit,
+ * the text's size being tl_lazy_size() of the raw size.
+ */
+enum vigil_err	tl_settle(struct tl *);
+uint64_t	tl_lazy_size(const struct tl *, uint64_t raw);
 void		tl_free(struct tl *);
 /* Decoded UTF-8 text, from the markup readers. */
 enum vigil_err	tl_text(struct tl *, const uint8_t *, size_t);
