@@ -303,6 +303,11 @@ expr_sensitive(const char *e)
 			literal(&w, '{');
 			break;
 		case '(':
+			flush_u8(&w);
+			/* (?: opens a group (hex strings); no '?' repeats '('. */
+			if (e[i + 1] == '?' && e[i + 2] == ':')
+				i += 2;
+			break;
 		case ')':
 		case '|':
 		case '^':
@@ -363,8 +368,14 @@ void
 delta_classify(struct eng_ruleset *rs)
 {
 	rs->delta = 0;
+	/*
+	 * Offset conditions see the text's offsets, and so does the report
+	 * of a string whose literal the layer folds (match.c's has_alt),
+	 * which the raw layer would not report.
+	 */
 	for (unsigned i = 0; i < rs->nstrings; i++)
-		rs->strings[i].text_pass = rs->strings[i].nranges > 0;
+		rs->strings[i].text_pass = rs->strings[i].nranges > 0 ||
+		    rs->strings[i].has_alt;
 	for (unsigned i = 0; i < rs->nrules; i++) {
 		const struct rs_rule *r = &rs->rules[i];
 
@@ -431,7 +442,8 @@ delta_guard_expr(const char *e)
 	size_t		i = 0, k;
 	enum vigil_err	err = VIGIL_OK;
 
-	vg_buf_init(&b, 16 * strlen(e) + 64);
+	/* A token grows by at most 42 bytes: (?: tok |\xef\xbc[7 x \xHH]) */
+	vg_buf_init(&b, 48 * strlen(e) + 64);
 	while (e[i] != '\0' && err == VIGIL_OK) {
 		uint8_t	set[32] = { 0 };
 		int	lit;
@@ -456,6 +468,8 @@ delta_guard_expr(const char *e)
 			}
 			break;
 		case '(':
+			k = e[i + 1] == '?' && e[i + 2] == ':' ? 3 : 1;
+			break;
 		case ')':
 		case '|':
 		case '?':

@@ -43,7 +43,6 @@
  * for every other string from the raw unit of the same bytes.  text.c
  * starts one only once the raw unit has met a guard (match_guarded()).
  */
-#include <ctype.h>
 #include <errno.h>
 #include <fnmatch.h>
 #include <stdio.h>
@@ -971,6 +970,13 @@ wbyte(const struct match_unit *u, uint64_t off)
 	return u->wdata[off - (u->avail - u->wlen)];
 }
 
+/* An ASCII letter or digit, whatever the locale (as in YARA). */
+static inline int
+alnum(int c)
+{
+	return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+}
+
 /* YARA's fullword: no alphanumeric character touching either end. */
 static int
 fullword_ok(const struct match_unit *u, const struct rs_pattern *p,
@@ -980,15 +986,15 @@ fullword_ok(const struct match_unit *u, const struct rs_pattern *p,
 
 	if (p->wide) {
 		if (start >= wstart + 2 && wbyte(u, start - 1) == 0 &&
-		    isalnum(wbyte(u, start - 2)))
+		    alnum(wbyte(u, start - 2)))
 			return 0;
 		if (end + 1 < u->avail && wbyte(u, end + 1) == 0 &&
-		    isalnum(wbyte(u, end)))
+		    alnum(wbyte(u, end)))
 			return 0;
 	} else {
-		if (start >= wstart + 1 && isalnum(wbyte(u, start - 1)))
+		if (start >= wstart + 1 && alnum(wbyte(u, start - 1)))
 			return 0;
-		if (end < u->avail && isalnum(wbyte(u, end)))
+		if (end < u->avail && alnum(wbyte(u, end)))
 			return 0;
 	}
 	(void)eof;
@@ -1183,6 +1189,10 @@ match_feed(struct match_unit *u, const void *buf, size_t len)
 			confirm(u, 0);
 	}
 	keep_history(u, data, len);
+	/* The caller's bytes may go now: excerpts come from history. */
+	u->cur = NULL;
+	u->curlen = 0;
+	u->curbase = u->avail;
 	return u->err;
 }
 

@@ -430,7 +430,8 @@ flush_out(struct tl *tl)
 
 	if (tl->out.len == 0)
 		return VIGIL_OK;
-	if (!scan_account(tl->job, tl->out.len)) {
+	/* Kept bytes were accepted before any limit came: never dropped. */
+	if (!scan_account(tl->job, tl->out.len) && !tl->rekept) {
 		vg_buf_reset(&tl->out);
 		tl->stopped = 1;
 		return VIGIL_OK;
@@ -979,8 +980,10 @@ wake(struct tl *tl, int as_delta)
 	tl->nlazycarry = 0;
 	if (raw != NULL) {
 		tl->delta_ok = as_delta;
+		tl->rekept = 1;
 		if ((err = tl_start(tl)) == VIGIL_OK && raw->len > 0)
 			err = decode(tl, (const uint8_t *)raw->data, raw->len);
+		tl->rekept = 0;
 		tl->raw = NULL;
 		scan_keep_give(tl->job, raw);
 		return err;

@@ -29,6 +29,7 @@ struct tl {
 	int			 delta;		/* unit in delta mode (delta.c) */
 	uint64_t		 ndelta;	/* delta characters passed lazily */
 	struct vg_buf		*raw;		/* delta_ok: raw bytes so far */
+	int			 rekept;	/* feeding them (wake()) */
 	uint64_t		 base;		/* raw offset of text offset 0 */
 	size_t			 skip;		/* BOM bytes still to drop */
 	/* lazy: the tail of the raw bytes, and a split sequence */

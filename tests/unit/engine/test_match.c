@@ -217,6 +217,9 @@ test_delta_classify(void **state)
 		{ "{ BC 8C }", NULL, 1 },
 		{ "{ E4 BC BC }", NULL, 0 },
 		{ "{ 41 ?? 42 }", NULL, 1 },
+		{ "{ 41 ( 42 | 43 ) }", NULL, 0 },	/* (?: is not ? : */
+		{ "{ 41 ( 2C | 43 ) }", NULL, 1 },
+		{ "\"\xef\xbd\x83" "asino\"", NULL, 1 },	/* ｃasino: folded */
 		{ "\"casino\"", "$a in (0..100)", 1 },
 		{ "\"casino\"", "not $a", 1 },
 		{ "\"casino\"", "#a < 3", 1 },
@@ -270,6 +273,11 @@ test_delta_guard(void **state)
 		{ "a{2,3}b", "a{2,3}b" },
 		{ "AKIA[0-9A-Z]{16}", "AKIA[0-9A-Z]{16}" },
 		{ "(ab|cd)?\\(", "(ab|cd)?(?:\\(|\\xef\\xbc[\\x88])" },
+		{ "(?:\\x41|\\x42)", "(?:\\x41|\\x42)" },
+		/* Dense: every token grows by 42 bytes. */
+		{ "..",
+		    "(?:.|\\xef\\xbc[\\x81\\x88\\x89\\x8c\\x9a\\x9b\\x9f])"
+		    "(?:.|\\xef\\xbc[\\x81\\x88\\x89\\x8c\\x9a\\x9b\\x9f])" },
 	};
 
 	(void)state;
@@ -279,6 +287,16 @@ test_delta_guard(void **state)
 		assert_non_null(g);
 		assert_string_equal(g, cases[i][1]);
 		free(g);
+	}
+	/* A rule of dots and colons still loads. */
+	{
+		struct eng_ruleset *rs = compile("rule r { " META "strings: "
+		    "$a = /..:..:..:..:..:../ $b = \"casino\" condition: "
+		    "any of them }", ENG_MODE_AUTO);
+
+		assert_int_equal(rs->strings[0].text_pass, 1);
+		assert_int_equal(rs->delta, 1);
+		eng_ruleset_unref(rs);
 	}
 }
 
