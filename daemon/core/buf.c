@@ -80,6 +80,26 @@ vg_buf_addf(struct vg_buf *b, const char *fmt, ...)
 }
 
 void
+vg_keep_tail(uint8_t *win, size_t cap, size_t *have, const void *p, size_t n)
+{
+	const uint8_t	*src = p;
+
+	if (n >= cap) {
+		memcpy(win, src + n - cap, cap);
+		*have = cap;
+		return;
+	}
+	if (*have + n > cap) {
+		size_t drop = *have + n - cap;
+
+		memmove(win, win + drop, *have - drop);
+		*have -= drop;
+	}
+	memcpy(win + *have, src, n);
+	*have += n;
+}
+
+void
 vg_buf_reset(struct vg_buf *b)
 {
 	b->len = 0;

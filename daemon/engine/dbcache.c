@@ -140,10 +140,11 @@ dbcache_load(struct eng_ruleset *rs)
 	off += 9;
 	if (dblen != (uint64_t)st.st_size - off)
 		goto out;
-	rs->delta = rs->delta && delta;
 	if (dblen == 0 || hs_deserialize_database((const char *)buf + off,
-	    (size_t)dblen, &rs->db_delta) == HS_SUCCESS)
+	    (size_t)dblen, &rs->db_delta) == HS_SUCCESS) {
+		rs->delta = rs->delta && delta;
 		ok = 1;
+	}
 out:
 	if (!ok && rs->db != NULL) {
 		hs_free_database(rs->db);

@@ -404,41 +404,59 @@ compile_pcre(struct eng_ruleset *rs, struct rs_pattern *p,
 	return VIGIL_OK;
 }
 
+/* What hs_compile_multi() is given: the patterns Vectorscan runs. */
+struct hs_input {
+	const char	**exprs;
+	unsigned	 *flags, *ids, n;
+};
+
+static void
+hs_input_free(struct hs_input *in)
+{
+	vg_free(in->exprs);
+	vg_free(in->flags);
+	vg_free(in->ids);
+	memset(in, 0, sizeof(*in));
+}
+
+/* Every pattern not left to PCRE2 (only the delta pass's if delta). */
+static enum vigil_err
+hs_input_fill(const struct eng_ruleset *rs, int delta, struct hs_input *in)
+{
+	hs_input_free(in);
+	in->exprs = vg_calloc(rs->npatterns + 1, sizeof(*in->exprs));
+	in->flags = vg_calloc(rs->npatterns + 1, sizeof(*in->flags));
+	in->ids = vg_calloc(rs->npatterns + 1, sizeof(*in->ids));
+	if (in->exprs == NULL || in->flags == NULL || in->ids == NULL)
+		return VIGIL_E_NOMEM;
+	for (unsigned i = 0; i < rs->npatterns; i++) {
+		const struct rs_pattern *p = &rs->patterns[i];
+
+		if (p->mode == PAT_PCRE_ONLY || (delta && !p->text_pass))
+			continue;
+		in->exprs[in->n] = p->expr;
+		in->flags[in->n] = p->hs_flags | (p->mode == PAT_HS_PREFILTER ?
+		    HS_FLAG_PREFILTER : 0);
+		in->ids[in->n++] = i;
+	}
+	return VIGIL_OK;
+}
+
 /* Builds the Vectorscan database, demoting patterns it refuses. */
 static enum vigil_err
 compile_hs(struct eng_ruleset *rs, struct eng_diag *d)
 {
-	const char		**exprs = NULL;
-	unsigned		 *flags = NULL, *ids = NULL, n = 0;
-	hs_compile_error_t	 *cerr = NULL;
-	enum vigil_err		  err = VIGIL_OK;
+	struct hs_input		 in = { 0 };
+	hs_compile_error_t	*cerr = NULL;
+	enum vigil_err		 err = VIGIL_OK;
 
 	for (unsigned tries = 0; tries <= rs->npatterns; tries++) {
-		vg_free(exprs);
-		vg_free(flags);
-		vg_free(ids);
-		exprs = vg_calloc(rs->npatterns + 1, sizeof(*exprs));
-		flags = vg_calloc(rs->npatterns + 1, sizeof(*flags));
-		ids = vg_calloc(rs->npatterns + 1, sizeof(*ids));
-		if (exprs == NULL || flags == NULL || ids == NULL) {
-			err = VIGIL_E_NOMEM;
+		if ((err = hs_input_fill(rs, 0, &in)) != VIGIL_OK)
 			goto out;
-		}
-		n = 0;
-		for (unsigned i = 0; i < rs->npatterns; i++) {
-			struct rs_pattern *p = &rs->patterns[i];
-
-			if (p->mode == PAT_PCRE_ONLY)
-				continue;
-			exprs[n] = p->expr;
-			flags[n] = p->hs_flags | (p->mode == PAT_HS_PREFILTER ?
-			    HS_FLAG_PREFILTER : 0);
-			ids[n++] = i;
-		}
-		if (n == 0)
+		if (in.n == 0)
 			goto out;
-		if (hs_compile_multi(exprs, flags, ids, n, HS_MODE_STREAM,
-		    NULL, &rs->db, &cerr) == HS_SUCCESS)
+		if (hs_compile_multi(in.exprs, in.flags, in.ids, in.n,
+		    HS_MODE_STREAM, NULL, &rs->db, &cerr) == HS_SUCCESS)
 			goto out;
 		if (cerr->expression < 0) {
 			snprintf(d->file, sizeof(d->file), "%s",
@@ -450,7 +468,7 @@ compile_hs(struct eng_ruleset *rs, struct eng_diag *d)
 		}
 		{
 			struct rs_pattern *p =
-			    &rs->patterns[ids[cerr->expression]];
+			    &rs->patterns[in.ids[cerr->expression]];
 
 			vg_log_debug("pattern %s: %s; demoted", p->expr,
 			    cerr->message);
@@ -463,9 +481,7 @@ compile_hs(struct eng_ruleset *rs, struct eng_diag *d)
 out:
 	if (cerr != NULL)
 		hs_free_compile_error(cerr);
-	vg_free(exprs);
-	vg_free(flags);
-	vg_free(ids);
+	hs_input_free(&in);
 	return err;
 }
 
@@ -502,40 +518,21 @@ add_guards(struct eng_ruleset *rs, unsigned *cap)
 static void
 compile_delta(struct eng_ruleset *rs)
 {
-	const char		**exprs;
-	unsigned		 *flags, *ids, n = 0;
-	hs_compile_error_t	 *cerr = NULL;
+	struct hs_input		 in = { 0 };
+	hs_compile_error_t	*cerr = NULL;
 
 	if (!rs->delta)
 		return;
-	exprs = vg_calloc(rs->npatterns + 1, sizeof(*exprs));
-	flags = vg_calloc(rs->npatterns + 1, sizeof(*flags));
-	ids = vg_calloc(rs->npatterns + 1, sizeof(*ids));
-	if (exprs == NULL || flags == NULL || ids == NULL) {
+	if (hs_input_fill(rs, 1, &in) != VIGIL_OK)
 		rs->delta = 0;
-		goto out;
-	}
-	for (unsigned i = 0; i < rs->npatterns; i++) {
-		struct rs_pattern *p = &rs->patterns[i];
-
-		if (!p->text_pass || p->mode == PAT_PCRE_ONLY)
-			continue;
-		exprs[n] = p->expr;
-		flags[n] = p->hs_flags | (p->mode == PAT_HS_PREFILTER ?
-		    HS_FLAG_PREFILTER : 0);
-		ids[n++] = i;
-	}
-	if (n > 0 && hs_compile_multi(exprs, flags, ids, n, HS_MODE_STREAM,
-	    NULL, &rs->db_delta, &cerr) != HS_SUCCESS) {
+	else if (in.n > 0 && hs_compile_multi(in.exprs, in.flags, in.ids,
+	    in.n, HS_MODE_STREAM, NULL, &rs->db_delta, &cerr) != HS_SUCCESS) {
 		vg_log_debug("delta text pass: %s; matching every pattern on "
 		    "text", cerr->message);
 		hs_free_compile_error(cerr);
 		rs->delta = 0;
 	}
-out:
-	vg_free(exprs);
-	vg_free(flags);
-	vg_free(ids);
+	hs_input_free(&in);
 }
 
 enum vigil_err
@@ -1146,24 +1143,6 @@ make_window(struct match_unit *u, const uint8_t *data, size_t len)
 	return VIGIL_OK;
 }
 
-static void
-keep_history(struct match_unit *u, const uint8_t *data, size_t len)
-{
-	if (len >= HISTORY) {
-		memcpy(u->hist, data + len - HISTORY, HISTORY);
-		u->histlen = HISTORY;
-		return;
-	}
-	if (u->histlen + len > HISTORY) {
-		size_t drop = u->histlen + len - HISTORY;
-
-		memmove(u->hist, u->hist + drop, u->histlen - drop);
-		u->histlen -= drop;
-	}
-	memcpy(u->hist + u->histlen, data, len);
-	u->histlen += len;
-}
-
 enum vigil_err
 match_feed(struct match_unit *u, const void *buf, size_t len)
 {
@@ -1188,7 +1167,7 @@ match_feed(struct match_unit *u, const void *buf, size_t len)
 		else
 			confirm(u, 0);
 	}
-	keep_history(u, data, len);
+	vg_keep_tail(u->hist, HISTORY, &u->histlen, data, len);
 	/* The caller's bytes may go now: excerpts come from history. */
 	u->cur = NULL;
 	u->curlen = 0;

@@ -944,26 +944,6 @@ tl_begin_utf8(struct job *job, unsigned depth, enum markup_kind kind,
 	return VIGIL_OK;
 }
 
-/* A lazy layer remembers the tail of the raw bytes, to seed a late start. */
-static void
-keep_seed(struct tl *tl, const uint8_t *p, size_t n)
-{
-	if (n >= TL_SEED) {
-		memcpy(tl->seed, p + n - TL_SEED, TL_SEED);
-		tl->nseed = TL_SEED;
-	} else {
-		if (tl->nseed + n > TL_SEED) {
-			size_t drop = tl->nseed + n - TL_SEED;
-
-			memmove(tl->seed, tl->seed + drop, tl->nseed - drop);
-			tl->nseed -= drop;
-		}
-		memcpy(tl->seed + tl->nseed, p, n);
-		tl->nseed += n;
-	}
-	tl->base += n;
-}
-
 /*
  * Starts a lazy layer, fed what it kept: all the raw bytes so far (as a
  * delta unit if as_delta), or the seed.
@@ -1047,7 +1027,9 @@ tl_feed(struct tl *tl, const uint8_t *p, size_t n)
 			return err;
 	} else if (tl->lazy) {
 		if (chunk_is_stable(tl, p, n)) {
-			keep_seed(tl, p, n);
+			/* Remember the tail, to seed a late start. */
+			vg_keep_tail(tl->seed, TL_SEED, &tl->nseed, p, n);
+			tl->base += n;
 			return VIGIL_OK;
 		}
 		if ((err = wake(tl, 0)) != VIGIL_OK)

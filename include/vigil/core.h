@@ -71,6 +71,12 @@ void		vg_buf_reset(struct vg_buf *);
 /* Returns the bytes and hands them to the caller (free with vg_free). */
 char		*vg_buf_detach(struct vg_buf *, size_t *lenp);
 void		vg_buf_free(struct vg_buf *);
+/*
+ * Keeps the last cap bytes of a stream in win (*have of them so far),
+ * adding n more from p: a sliding window over data fed in chunks.
+ */
+void		vg_keep_tail(uint8_t *win, size_t cap, size_t *have,
+		    const void *p, size_t n);
 
 /*
  * Append s to b with every invalid UTF-8 sequence replaced by U+FFFD and

@@ -732,7 +732,21 @@ rule %s
         ("d_hex", "", ['$h = { EF BC 8C E6 BE B3 }', '$z = { E2 80 8B }'],
          "any of them"),
         ("d_paren", "", ['$a = "(note)"', '$b = "葡京）赌场"'],
-         "any of them")))
+         "any of them"),
+        # Met only at the end of the bytes: the layer wakes after them.
+        ("d_tail", "", [r'$r = /tail: ?[0-9]{3}$/'], "$r")))
+# The text's size, not the bytes': a layer that never wakes has both.
+DELTA_RULES += """
+rule d_size
+{
+    meta:
+        clause = "IV.9(7)"
+        severity = "high"
+        layer = "text"
+    condition:
+        filesize < 1000
+}
+"""
 
 
 def delta_files():
@@ -781,6 +795,10 @@ def delta_files():
     files["big-guard.txt"] = ("起，" + filler + "card no：1234 5678").encode()
     files["big-upgrade.txt"] = ("card no：1234 5678 " + filler +
                                 "ｃａｓｉｎｏ 澳门 cafe cafe").encode()
+    files["tail.txt"] = ("起，" + zh[6:] * 40 + "，tail：123").encode()
+    # 1,000 bytes, 980 of text: ten marks fold three bytes to one.
+    size = ("的一是不了人我在有，" * 10).encode()
+    files["size.txt"] = size + b"x" * (1000 - len(size))
     return files
 
 
@@ -805,7 +823,8 @@ def delta_case(h):
     # The corpus must reach the text layer, or this proves nothing.
     check(text_only >= 100, "only %d text-layer findings" % text_only)
     for name, rule in (("big-guard.txt", "d_card"),
-                       ("big-upgrade.txt", "d_card")):
+                       ("big-upgrade.txt", "d_card"),
+                       ("tail.txt", "d_tail"), ("size.txt", "d_size")):
         check((rule, (name, "#text")) in got[name],
               "%s: no %s in the text layer: %s" % (name, rule, got[name]))
 
